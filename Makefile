@@ -1,0 +1,44 @@
+# qpconv: the two commands of the README.
+#   make book   build the executable book and reproduce the figures (quick settings; PRESET=full for the paper's)
+#   make test   run the whole test suite
+# Each creates its own virtual environment (.venv) and installs what it needs.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PRESET ?= quick
+export QPCONV_DATA ?= $(CURDIR)/data
+
+.PHONY: book test lab data system-deps venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[book,test]"
+	touch $@
+
+system-deps:
+	bash scripts/system_deps.sh
+
+test: system-deps venv
+	$(PY) -m pytest tests -k "not rendered"
+	$(PY) -m pytest --nbval-lax --current-env notebooks/
+	$(PY) scripts/build_book.py --preset quick
+	$(PY) -m pytest tests/test_book.py -k rendered
+
+# The executable book: run every notebook with papermill (PRESET=quick|full), then
+# build the HTML with warnings as errors; prints where index.html is.
+book: system-deps venv data
+	$(PY) scripts/build_book.py --preset $(PRESET)
+
+# JupyterLab on the notebooks, with the package importable. The notebooks use the
+# kernel "python3", which inside the venv is the venv's own Python; "Python (qpconv)"
+# is also registered for Jupyter installations outside the venv.
+lab: venv
+	$(PY) -m ipykernel install --user --name qpconv --display-name "Python (qpconv)"
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf _build build

@@ -1,0 +1,232 @@
+"""``qpconv bench``: how fast is the exact quantum pointwise layer? (book chapter 6, "Gradients").
+
+Measures, side by side in one run, microseconds per pixel of the forward and
+forward+backward passes of one quantum pointwise layer at a reference
+configuration (``C_in = 64`` -> 6 qubits, ``L = 3``, ``C_out = 64`` -> 11
+circuits, a batch of 128 feature maps of 7x7 = 6272 pixels):
+
+* the exact backend (float32 and float64);
+* PennyLane ``default.qubit`` with parameter broadcasting over all pixels and backprop
+  (float32 inputs), the fastest PennyLane path;
+* PennyLane ``default.qubit`` pixel by pixel with the parameter-shift rule (the paper's
+  recipe), timed on a few pixels and one circuit and extrapolated (labelled);
+* a classical ``nn.Conv2d(64, 64, 1)``;
+
+plus the machine's measured float32 matrix-product throughput and the exact
+layer's fraction of it. Speed is reported, never asserted: this is a benchmark,
+not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .layers import QuantumPointwiseConv2d
+
+__all__ = ["BenchConfig", "BenchRow", "run_benchmark", "format_table", "main"]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of the benchmarked layer; defaults are the reference configuration."""
+
+    in_channels: int = 64
+    out_channels: int = 64
+    n_layers: int = 3
+    batch: int = 128
+    height: int = 7
+    width: int = 7
+    repeats: int = 5
+    shift_pixels: int = 2
+
+    @property
+    def pixels(self) -> int:
+        return self.batch * self.height * self.width
+
+
+QUICK = BenchConfig(batch=16, repeats=2, shift_pixels=1)
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One line of the table: ``seconds`` per call of ``pass_`` over ``pixels`` pixels."""
+
+    method: str
+    pass_: str
+    seconds: float
+    pixels: int
+    note: str = ""
+
+    @property
+    def us_per_pixel(self) -> float:
+        return self.seconds / self.pixels * 1e6
+
+
+def _best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05) -> float:
+    """Smallest mean wall time of ``fn`` over ``repeats`` rounds (each at least ``min_seconds``)."""
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        calls, start = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds:
+                break
+        best = min(best, elapsed / calls)
+    return best
+
+
+def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Measured float32 ``size^3`` matrix-product throughput of this machine, GFLOP/s."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    return 2 * size**3 / _best_time(lambda: a @ b, repeats) / 1e9
+
+
+def _forward_backward(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    def step() -> None:
+        module.zero_grad(set_to_none=True)
+        module(x).sum().backward()
+
+    return step
+
+
+def _time_module(name: str, module: nn.Module, x: torch.Tensor, repeats: int, note: str = "") -> list[BenchRow]:
+    pixels = x.shape[0] * x.shape[2] * x.shape[3]
+
+    def forward() -> None:
+        with torch.no_grad():
+            module(x)
+
+    return [
+        BenchRow(name, "forward", _best_time(forward, repeats), pixels, note),
+        BenchRow(name, "forward+backward", _best_time(_forward_backward(module, x), repeats), pixels, note),
+    ]
+
+
+def _parameter_shift_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> list[BenchRow]:
+    """Per-pixel PennyLane parameter-shift timings of one circuit, extrapolated to the whole layer."""
+    from .pennylane_backend import build_qnode
+
+    pixel_qnode = build_qnode(layer.ansatz, layer.n_qubits, "default.qubit", "parameter-shift")
+    pixels = torch.randn(config.shift_pixels, config.in_channels)
+    weights = layer.weights[0].detach().clone().requires_grad_(True)
+
+    def forward() -> None:
+        with torch.no_grad():
+            for pixel in pixels:
+                pixel_qnode(pixel, weights)
+
+    def forward_backward() -> None:
+        for pixel in pixels:
+            torch.stack(list(pixel_qnode(pixel, weights))).sum().backward()
+
+    scale = layer.n_circuits * config.pixels / config.shift_pixels
+    note = f"timed on {config.shift_pixels} pixel(s) x 1 circuit, extrapolated x{scale:.0f}"
+    name = "PennyLane default.qubit, per pixel, parameter-shift"
+    return [
+        BenchRow(name, "forward", _best_time(forward, 1, 0) * scale, config.pixels, note),
+        BenchRow(name, "forward+backward", _best_time(forward_backward, 1, 0) * scale, config.pixels, note),
+    ]
+
+
+def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], dict[str, float]]:
+    """Run every measurement of the table.
+
+    Args:
+        config: sizes; default the reference configuration (``QUICK`` when ``quick``).
+        quick: smaller batch and fewer repeats, for the book's quick mode and CI.
+
+    Returns:
+        ``(rows, summary)``; ``summary`` holds ``gemm_gflops`` (measured peak),
+        ``exact_gflops`` and ``fraction_of_peak`` (exact float32 forward+backward) and
+        ``speedup_vs_pennylane`` (against the best PennyLane forward+backward).
+    """
+    config = config or (QUICK if quick else BenchConfig())
+    torch.manual_seed(0)
+    shape = (config.batch, config.in_channels, config.height, config.width)
+    rows: list[BenchRow] = []
+    peak_before = gemm_gflops(repeats=config.repeats)
+    for dtype in (torch.float32, torch.float64):
+        layer = QuantumPointwiseConv2d(config.in_channels, config.out_channels, config.n_layers, dtype=dtype)
+        x = torch.randn(shape, dtype=dtype, requires_grad=True)
+        rows += _time_module(f"qpconv exact ({str(dtype).removeprefix('torch.')})", layer, x, config.repeats)
+    peak = max(peak_before, gemm_gflops(repeats=config.repeats))
+    classical = nn.Conv2d(config.in_channels, config.out_channels, 1, bias=False)
+    rows += _time_module("classical nn.Conv2d 1x1 (float32)", classical, torch.randn(shape, requires_grad=True), config.repeats)
+    broadcast = QuantumPointwiseConv2d(
+        config.in_channels, config.out_channels, config.n_layers, backend="pennylane", diff_method="backprop"
+    )
+    broadcast.load_state_dict(layer.state_dict())
+    rows += _time_module(
+        "PennyLane default.qubit, broadcast, backprop",
+        broadcast,
+        torch.randn(shape, requires_grad=True),
+        1,
+        "float32 inputs, all pixels in one broadcast QNode call per circuit",
+    )
+    rows += _parameter_shift_rows(config, broadcast)
+
+    exact = next(r for r in rows if r.method == "qpconv exact (float32)" and r.pass_ == "forward+backward")
+    best_pennylane = min(r.seconds for r in rows if r.method.startswith("PennyLane") and r.pass_ == "forward+backward")
+    n_qubits = layer.n_qubits
+    flops = 3 * 2 * config.pixels * config.in_channels * 2 * layer.n_circuits * 2**n_qubits
+    exact_gflops = flops / exact.seconds / 1e9
+    summary = {
+        "gemm_gflops": peak,
+        "exact_gflops": exact_gflops,
+        "fraction_of_peak": exact_gflops / peak,
+        "speedup_vs_pennylane": best_pennylane / exact.seconds,
+        "n_qubits": n_qubits,
+        "n_circuits": layer.n_circuits,
+        "pixels": config.pixels,
+        "threads": torch.get_num_threads(),
+    }
+    return rows, summary
+
+
+def format_table(rows: list[BenchRow], summary: dict[str, float]) -> str:
+    """Render the rows and summary as a fixed-width text table."""
+    exact = {r.pass_: r.seconds for r in rows if r.method == "qpconv exact (float32)"}
+    header = f"{'method':<52} {'pass':<17} {'us/pixel':>12} {'x exact fp32':>13}  note"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        ratio = r.seconds / exact[r.pass_]
+        lines.append(f"{r.method:<52} {r.pass_:<17} {r.us_per_pixel:>12.3f} {ratio:>13.1f}  {r.note}")
+    lines += [
+        "",
+        f"layer: {int(summary['n_qubits'])} qubits, {int(summary['n_circuits'])} circuits, "
+        f"{int(summary['pixels'])} pixels, {int(summary['threads'])} threads",
+        f"measured float32 GEMM peak (2048^3):     {summary['gemm_gflops']:8.1f} GFLOP/s",
+        f"exact float32 forward+backward:          {summary['exact_gflops']:8.1f} GFLOP/s "
+        f"= {100 * summary['fraction_of_peak']:.0f}% of peak (3 matrix products of 2*P*C_in*2*K*2^n flops)",
+        f"exact float32 vs best PennyLane path:    {summary['speedup_vs_pennylane']:8.0f}x faster (forward+backward)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: ``qpconv bench [--quick] [--threads N]``."""
+    parser = argparse.ArgumentParser(prog="qpconv bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small batch and few repeats (seconds, for CI/the book)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    rows, summary = run_benchmark(quick=args.quick)
+    print(format_table(rows, summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

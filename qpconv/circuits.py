@@ -1,0 +1,199 @@
+"""Differentiable construction of the circuits' unitaries (book chapters 3 and 4).
+
+Each ansatz builds, for a batch of ``K`` circuits at once, the first ``C``
+columns of the ``2**n x 2**n`` unitary ``U(theta)``: exactly the part that acts
+on an amplitude-encoded vector of ``C`` channels (the remaining amplitudes are
+zero padding). Columns are evolved gate by gate, so the cost is
+``O(L * n * 2**n * C)`` per circuit and never needs the full Kronecker products.
+
+Conventions (identical to PennyLane):
+
+* basis index ``j = sum_w b_w 2**(n-1-w)``: **wire 0 is the most significant bit**;
+* ``RX(a) = exp(-i a X / 2)``, ``RY(a) = exp(-i a Y / 2)``, ``RZ(a) = exp(-i a Z / 2)``;
+* ``Rot(phi, theta, omega) = RZ(omega) RY(theta) RZ(phi)`` (``phi`` acts first);
+* ``CNOT(c, t)`` flips ``t`` when ``c`` is 1; ``ControlledPhaseShift(d)`` multiplies
+  ``|11>`` by ``exp(i d)``;
+* entangler range of block ``l``: ``r_l = (l mod (n-1)) + 1``; gate ``i`` acts on
+  wires ``(i, (i + r_l) mod n)``, ``i = 0..n-1``; no entangler when ``n == 1``.
+
+Ansätze:
+
+``"strongly_entangling"`` — PennyLane's ``StronglyEntanglingLayers``. Weights
+``(L, n, 3)``; block ``l``: ``Rot(*w[l, i])`` on every wire ``i``, then
+``CNOT(i, (i + r_l) mod n)`` for ``i = 0..n-1`` in that order.
+
+``"circuit_centric"`` — the circuit-centric block of Schuld et al. used in the
+paper's Section III-B. Weights ``(L, n, 5)`` = ``(alpha, beta, gamma, delta,
+epsilon)``; block ``l``: ``G = RZ(gamma) RX(beta) RZ(alpha)`` on every wire,
+then ``ControlledPhaseShift(delta_i)`` on wires ``(i, (i + r_l) mod n)`` for
+``i = 0..n-1``, then ``RX(epsilon_i)`` on every wire. (For ``n == 2`` the two
+controlled phases act on the same pair, as the CNOTs of PennyLane's template do;
+for ``n == 1`` there is no entangler and ``delta`` is unused.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+__all__ = ["ANSATZE", "Ansatz", "get_ansatz", "entangler_pairs", "circuit_columns"]
+
+
+def entangler_pairs(n_qubits: int, layer: int) -> list[tuple[int, int]]:
+    """Wire pairs ``(control, target)`` of block ``layer``'s entanglers, in order."""
+    if n_qubits == 1:
+        return []
+    shift = (layer % (n_qubits - 1)) + 1
+    return [(i, (i + shift) % n_qubits) for i in range(n_qubits)]
+
+
+def _phase(angle: torch.Tensor) -> torch.Tensor:
+    """``exp(i * angle)`` as a complex tensor (differentiable; ``torch.polar`` mis-signs gradients of negative moduli)."""
+    return torch.complex(torch.cos(angle), torch.sin(angle))
+
+
+def _rot_matrices(phi: torch.Tensor, theta: torch.Tensor, omega: torch.Tensor) -> torch.Tensor:
+    """``RZ(omega) RY(theta) RZ(phi)`` for angle tensors of equal shape ``S`` -> ``(*S, 2, 2)`` complex."""
+    c, s = torch.cos(theta / 2), torch.sin(theta / 2)
+    plus, minus = (phi + omega) / 2, (phi - omega) / 2
+    row0 = torch.stack([c * _phase(-plus), -s * _phase(minus)], dim=-1)
+    row1 = torch.stack([s * _phase(-minus), c * _phase(plus)], dim=-1)
+    return torch.stack([row0, row1], dim=-2)
+
+
+def _rz_rx_rz_matrices(alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """``G = RZ(gamma) RX(beta) RZ(alpha)`` -> ``(*S, 2, 2)`` complex.
+
+    Uses ``RX(b) = RZ(-pi/2) RY(b) RZ(pi/2)``, hence ``G = Rot(alpha + pi/2, beta, gamma - pi/2)``.
+    """
+    half_pi = torch.pi / 2
+    return _rot_matrices(alpha + half_pi, beta, gamma - half_pi)
+
+
+def _rx_matrices(angle: torch.Tensor) -> torch.Tensor:
+    """``RX(angle)`` -> ``(*S, 2, 2)`` complex."""
+    zero = torch.zeros_like(angle)
+    return _rz_rx_rz_matrices(zero, angle, zero)
+
+
+def _apply_one_qubit(state: torch.Tensor, gates: torch.Tensor, wire: int, n_qubits: int) -> torch.Tensor:
+    """Apply per-circuit 2x2 ``gates`` ``(K, 2, 2)`` on ``wire`` of ``state`` ``(K, 2**n, C)``."""
+    k, dim, cols = state.shape
+    high = 2**wire
+    view = state.reshape(k, high, 2, (dim // high // 2) * cols)
+    return torch.einsum("kab,khbx->khax", gates, view).reshape(k, dim, cols)
+
+
+def _bit(index: torch.Tensor, wire: int, n_qubits: int) -> torch.Tensor:
+    return (index >> (n_qubits - 1 - wire)) & 1
+
+
+def _cnot_permutation(n_qubits: int, layer: int) -> torch.Tensor:
+    """Row gather index realising block ``layer``'s CNOT chain: ``new = old[perm]``."""
+    index = torch.arange(2**n_qubits)
+    perm = index.clone()
+    for control, target in entangler_pairs(n_qubits, layer):
+        flipped = index ^ (_bit(index, control, n_qubits) << (n_qubits - 1 - target))
+        perm = perm[flipped]
+    return perm
+
+
+def _controlled_phase_exponents(n_qubits: int, layer: int) -> torch.Tensor:
+    """``(n, 2**n)`` 0/1 matrix: entry ``(i, j)`` is 1 when gate ``i`` of block ``layer`` phases ``|j>``."""
+    index = torch.arange(2**n_qubits)
+    rows = [
+        _bit(index, control, n_qubits) * _bit(index, target, n_qubits)
+        for control, target in entangler_pairs(n_qubits, layer)
+    ]
+    return torch.stack(rows) if rows else torch.zeros(0, 2**n_qubits, dtype=torch.long)
+
+
+def _strongly_entangling(weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    n_layers, n_qubits = weights.shape[1], weights.shape[2]
+    rot = _rot_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
+    for layer in range(n_layers):
+        for wire in range(n_qubits):
+            state = _apply_one_qubit(state, rot[:, layer, wire], wire, n_qubits)
+        if n_qubits > 1:
+            state = state[:, _cnot_permutation(n_qubits, layer).to(state.device)]
+    return state
+
+
+def _circuit_centric(weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    n_layers, n_qubits = weights.shape[1], weights.shape[2]
+    g = _rz_rx_rz_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
+    rx = _rx_matrices(weights[..., 4])
+    for layer in range(n_layers):
+        for wire in range(n_qubits):
+            state = _apply_one_qubit(state, g[:, layer, wire], wire, n_qubits)
+        exponents = _controlled_phase_exponents(n_qubits, layer).to(device=state.device, dtype=weights.dtype)
+        phase = weights[:, layer, : len(exponents), 3] @ exponents  # (K, 2**n): phase of each basis state
+        state = state * _phase(phase).unsqueeze(-1)
+        for wire in range(n_qubits):
+            state = _apply_one_qubit(state, rx[:, layer, wire], wire, n_qubits)
+    return state
+
+
+@dataclass(frozen=True)
+class Ansatz:
+    """A named trainable circuit family.
+
+    Attributes:
+        name: registry key.
+        params_per_qubit: trailing weight dimension; weights are ``(K, L, n, params_per_qubit)``.
+        evolve: ``(weights, state) -> state`` applying the circuit to a ``(K, 2**n, C)`` complex block.
+    """
+
+    name: str
+    params_per_qubit: int
+    evolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+    def weight_shape(self, n_layers: int, n_qubits: int) -> tuple[int, int, int]:
+        """Shape ``(L, n, p)`` of one circuit's weights."""
+        return (n_layers, n_qubits, self.params_per_qubit)
+
+
+ANSATZE: dict[str, Ansatz] = {
+    "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling),
+    "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric),
+}
+
+
+def get_ansatz(name: str) -> Ansatz:
+    """Look up an ansatz by name; ``ValueError`` listing the valid names otherwise."""
+    try:
+        return ANSATZE[name]
+    except KeyError:
+        raise ValueError(f"unknown ansatz {name!r}; expected one of {sorted(ANSATZE)}") from None
+
+
+def circuit_columns(ansatz: str | Ansatz, weights: torch.Tensor, n_columns: int | None = None) -> torch.Tensor:
+    """First ``n_columns`` columns of each circuit's unitary.
+
+    Args:
+        ansatz: name or :class:`Ansatz`.
+        weights: real tensor ``(K, L, n, p)`` (a batch of ``K`` circuits) or ``(L, n, p)``.
+        n_columns: how many leading columns (input basis states) to return; default ``2**n``.
+
+    Returns:
+        Complex tensor ``(K, 2**n, n_columns)`` (``(2**n, n_columns)`` for unbatched weights)
+        with entry ``[k, j, c] = <j| U_k |c>``; complex64 for float32 weights, complex128 for float64.
+    """
+    ansatz = get_ansatz(ansatz) if isinstance(ansatz, str) else ansatz
+    unbatched = weights.dim() == 3
+    if unbatched:
+        weights = weights.unsqueeze(0)
+    if weights.dim() != 4 or weights.shape[-1] != ansatz.params_per_qubit:
+        raise ValueError(
+            f"{ansatz.name} weights must have shape (K, L, n, {ansatz.params_per_qubit}), got {tuple(weights.shape)}"
+        )
+    n_qubits = weights.shape[2]
+    dim = 2**n_qubits
+    n_columns = dim if n_columns is None else n_columns
+    complex_dtype = torch.complex128 if weights.dtype == torch.float64 else torch.complex64
+    identity = torch.eye(dim, n_columns, dtype=complex_dtype, device=weights.device)
+    state = identity.expand(weights.shape[0], dim, n_columns)
+    columns = ansatz.evolve(weights, state)
+    return columns[0] if unbatched else columns

@@ -1,0 +1,166 @@
+"""``QuantumPointwiseConv2d``: the paper's quantum 1x1 convolution as a PyTorch module (book chapter 5)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .circuits import circuit_columns, get_ansatz
+from .encoding import check_finite, check_qubit_count, qubits_for_channels
+from .simulation import pauli_z_expectations
+
+__all__ = ["QuantumPointwiseConv2d", "BACKENDS"]
+
+BACKENDS = ("exact", "pennylane")
+
+
+class QuantumPointwiseConv2d(nn.Module):
+    """Quantum pointwise (1x1) convolution: a drop-in for ``nn.Conv2d(C_in, C_out, kernel_size=1)``.
+
+    Every pixel's channel vector is amplitude-encoded on ``n_qubits`` qubits
+    (zero-padded to ``2**n_qubits``, normalised, wire 0 most significant), sent
+    through ``n_circuits`` trained circuits ("quantum kernels") of ``n_layers``
+    blocks each, and measured as ``<Z_i>`` on every wire. The circuits' weights
+    are shared by all pixels, exactly as a convolution kernel is::
+
+        circuit k:  |x>  --U_k(theta_k)--  <Z_0>, ..., <Z_{n-1}>
+
+    Output channel ``c = k * n_qubits + i`` is ``<Z_i>`` of circuit ``k``. The
+    ``n_circuits * n_qubits`` values are concatenated and the last
+    ``n_circuits * n_qubits - out_channels`` of them dropped, so that exactly
+    ``out_channels`` remain (``n_circuits = ceil(out_channels / n_qubits)``).
+    All outputs lie in ``[-1, 1]``; an all-zero pixel gives 0 on every channel
+    (see :mod:`qpconv.encoding`).
+
+    Args:
+        in_channels: ``C_in``, channels of the input.
+        out_channels: ``C_out``, channels of the output.
+        n_layers: ``L``, entangling blocks per circuit (the paper's Fig. 8 knob).
+        ansatz: ``"strongly_entangling"`` (PennyLane's ``StronglyEntanglingLayers``) or
+            ``"circuit_centric"`` (see :mod:`qpconv.circuits` for the exact gate order).
+        n_qubits: register size; default ``max(1, ceil(log2(in_channels)))``. More qubits
+            than needed give more outputs per circuit; at most ``qpconv.encoding.MAX_QUBITS``.
+        backend: ``"exact"`` (closed-form state-vector simulation, one matrix product for
+            all pixels) or ``"pennylane"`` (a QNode per circuit on ``pennylane_device``).
+        pennylane_device: PennyLane device name for ``backend="pennylane"`` and :meth:`qnode`.
+        diff_method: PennyLane differentiation method, e.g. ``"parameter-shift"``, ``"backprop"``.
+        device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``).
+
+    Attributes:
+        weights (nn.Parameter): ``(n_circuits, n_layers, n_qubits, p)``; ``p = 3`` for the
+            strongly entangling ansatz in PennyLane's ``(phi, theta, omega)`` convention,
+            ``p = 5`` for the circuit-centric one. Initialised uniformly in ``[0, 2*pi)``,
+            the default of PennyLane's ``TorchLayer``.
+
+    Shape:
+        input ``(N, C_in, H, W)`` -> output ``(N, C_out, H, W)``.
+
+    Example::
+
+        >>> layer = QuantumPointwiseConv2d(64, 128, n_layers=3)
+        >>> layer(torch.randn(8, 64, 7, 7)).shape
+        torch.Size([8, 128, 7, 7])
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        n_layers: int = 3,
+        ansatz: str = "strongly_entangling",
+        n_qubits: int | None = None,
+        backend: str = "exact",
+        pennylane_device: str = "default.qubit",
+        diff_method: str = "best",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("n_layers", n_layers)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+        self._ansatz = get_ansatz(ansatz)
+        if n_qubits is None:
+            n_qubits = qubits_for_channels(in_channels)
+        check_qubit_count(n_qubits, in_channels)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.n_layers = n_layers
+        self.n_qubits = n_qubits
+        self.n_circuits = math.ceil(out_channels / n_qubits)
+        self.ansatz = ansatz
+        self.backend = backend
+        self.pennylane_device = pennylane_device
+        self.diff_method = diff_method
+        shape = (self.n_circuits, *self._ansatz.weight_shape(n_layers, n_qubits))
+        self.weights = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
+        self.reset_parameters()
+        self._pennylane_qnode = None
+
+    def reset_parameters(self) -> None:
+        """Draw all angles uniformly from ``[0, 2*pi)``."""
+        nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_channels}, {self.out_channels}, n_layers={self.n_layers}, ansatz={self.ansatz!r}, "
+            f"n_qubits={self.n_qubits}, n_circuits={self.n_circuits}, backend={self.backend!r}"
+        )
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        if x.dim() != 4:
+            raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"expected {self.in_channels} input channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
+        if x.dtype != self.weights.dtype:
+            raise TypeError(f"input dtype {x.dtype} does not match the layer's weights dtype {self.weights.dtype}")
+        check_finite(x)
+
+    def expectations(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``."""
+        if self.backend == "exact":
+            return pauli_z_expectations(pixels, circuit_columns(self._ansatz, self.weights, self.in_channels))
+        from .pennylane_backend import pennylane_expectations
+
+        return pennylane_expectations(pixels, self.weights, self._qnode_for_backend())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_input(x)
+        batch, _, height, width = x.shape
+        pixels = x.permute(0, 2, 3, 1).reshape(-1, self.in_channels)
+        out = self.expectations(pixels).reshape(batch, height, width, -1)[..., : self.out_channels]
+        return out.permute(0, 3, 1, 2).contiguous()
+
+    def _qnode_for_backend(self):
+        if self._pennylane_qnode is None:
+            from .pennylane_backend import build_qnode
+
+            self._pennylane_qnode = build_qnode(self.ansatz, self.n_qubits, self.pennylane_device, self.diff_method)
+        return self._pennylane_qnode
+
+    def qnode(self, circuit: int = 0):
+        """Circuit ``circuit`` as a PennyLane QNode ``inputs -> [<Z_0>, ..., <Z_{n-1}>]``.
+
+        The QNode uses this layer's live weights ``self.weights[circuit]``, so it can be
+        drawn (``qml.draw_mpl(layer.qnode(0))(x)``) or evaluated on any PennyLane device.
+
+        Args:
+            circuit: index ``k`` in ``range(n_circuits)``.
+        """
+        if not 0 <= circuit < self.n_circuits:
+            raise ValueError(f"circuit index {circuit} out of range for a layer of {self.n_circuits} circuits")
+        import pennylane as qml
+
+        from .pennylane_backend import apply_circuit
+
+        weights = self.weights[circuit]
+        dev = qml.device(self.pennylane_device, wires=self.n_qubits)
+
+        def circuit_fn(inputs):
+            return apply_circuit(self.ansatz, inputs, weights, self.n_qubits)
+
+        return qml.QNode(circuit_fn, dev, interface="torch", diff_method=self.diff_method)

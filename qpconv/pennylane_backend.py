@@ -1,0 +1,106 @@
+"""The quantum pointwise layer computed through PennyLane (reference and device backend).
+
+Every circuit is a PennyLane QNode built from PennyLane's own templates
+(``AmplitudeEmbedding``, ``StronglyEntanglingLayers``, ``RZ``/``RX``/
+``ControlledPhaseShift``), evaluated on all pixels at once with parameter
+broadcasting. Any PennyLane device name and ``diff_method`` can be used, e.g.
+``default.qubit`` with ``"parameter-shift"`` (the paper's gradient rule) or
+``"backprop"``, or ``lightning.qubit``. The exact backend in
+:mod:`qpconv.simulation` is tested against this module.
+
+Zero pixel vectors follow the package convention (:mod:`qpconv.encoding`):
+they are evaluated as ``|0...0>`` and their outputs multiplied by zero, so the
+result is 0 with zero gradient instead of PennyLane's NaN.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pennylane as qml
+import torch
+
+from .circuits import entangler_pairs
+
+__all__ = ["apply_ansatz", "apply_circuit", "build_qnode", "pennylane_expectations"]
+
+
+def _strongly_entangling_ops(weights, wires: list[int]) -> None:
+    qml.StronglyEntanglingLayers(weights, wires=wires)
+
+
+def _circuit_centric_ops(weights, wires: list[int]) -> None:
+    n_layers, n_qubits = weights.shape[-3], weights.shape[-2]
+    for layer in range(n_layers):
+        for wire in wires:
+            alpha, beta, gamma = (weights[..., layer, wire, j] for j in range(3))
+            qml.RZ(alpha, wires=wire)
+            qml.RX(beta, wires=wire)
+            qml.RZ(gamma, wires=wire)
+        for gate, (control, target) in enumerate(entangler_pairs(n_qubits, layer)):
+            qml.ControlledPhaseShift(weights[..., layer, gate, 3], wires=[wires[control], wires[target]])
+        for wire in wires:
+            qml.RX(weights[..., layer, wire, 4], wires=wire)
+
+
+_TEMPLATES: dict[str, Callable] = {
+    "strongly_entangling": _strongly_entangling_ops,
+    "circuit_centric": _circuit_centric_ops,
+}
+
+
+def apply_ansatz(ansatz: str, weights, wires: list[int]) -> None:
+    """Queue the gates of ``ansatz`` with one circuit's weights ``(L, n, p)`` on ``wires``."""
+    if ansatz not in _TEMPLATES:
+        raise ValueError(f"unknown ansatz {ansatz!r}; expected one of {sorted(_TEMPLATES)}")
+    _TEMPLATES[ansatz](weights, wires)
+
+
+def apply_circuit(ansatz: str, inputs, weights, n_qubits: int) -> list:
+    """Queue one whole circuit of the paper (Fig. 1) and return its ``<Z_i>`` measurements.
+
+    Args:
+        ansatz: ansatz name.
+        inputs: ``(C,)`` or broadcast ``(P, C)`` channel vectors, ``C <= 2**n_qubits``.
+        weights: ``(L, n_qubits, p)``.
+        n_qubits: register size.
+    """
+    wires = list(range(n_qubits))
+    qml.AmplitudeEmbedding(inputs, wires=wires, pad_with=0.0, normalize=True)
+    apply_ansatz(ansatz, weights, wires)
+    return [qml.expval(qml.PauliZ(w)) for w in wires]
+
+
+def build_qnode(
+    ansatz: str, n_qubits: int, device: str = "default.qubit", diff_method: str = "best"
+) -> qml.QNode:
+    """A torch-interface QNode ``(inputs, weights) -> [<Z_0>, ..., <Z_{n-1}>]`` for one circuit."""
+    dev = qml.device(device, wires=n_qubits)
+
+    def circuit(inputs, weights):
+        return apply_circuit(ansatz, inputs, weights, n_qubits)
+
+    return qml.QNode(circuit, dev, interface="torch", diff_method=diff_method)
+
+
+def pennylane_expectations(pixels: torch.Tensor, weights: torch.Tensor, qnode: qml.QNode) -> torch.Tensor:
+    """``<Z_i>`` of every circuit on every pixel through a PennyLane QNode.
+
+    Args:
+        pixels: real ``(P, C)``.
+        weights: ``(K, L, n, p)``.
+        qnode: from :func:`build_qnode`.
+
+    Returns:
+        ``(P, K, n)`` in the dtype of ``pixels``; 0 for all-zero pixels.
+    """
+    nonzero = pixels.square().sum(dim=1, keepdim=True) > 0
+    basis_zero = torch.zeros_like(pixels)
+    basis_zero[:, 0] = 1
+    safe_pixels = torch.where(nonzero, pixels, basis_zero)
+    per_circuit = []
+    for circuit_weights in weights:
+        results = qnode(safe_pixels, circuit_weights)
+        per_circuit.append(torch.stack([torch.as_tensor(r) for r in results], dim=-1).reshape(len(pixels), -1))
+    stacked = torch.stack(per_circuit, dim=1).to(pixels.dtype)
+    return stacked * nonzero.unsqueeze(-1).to(pixels.dtype)
