@@ -3,8 +3,11 @@
 Each ansatz builds, for a batch of ``K`` circuits at once, the first ``C``
 columns of the ``2**n x 2**n`` unitary ``U(theta)``: exactly the part that acts
 on an amplitude-encoded vector of ``C`` channels (the remaining amplitudes are
-zero padding). Columns are evolved gate by gate, so the cost is
-``O(L * n * 2**n * C)`` per circuit and never needs the full Kronecker products.
+zero padding). A circuit is described as a list of stages (a layer of
+single-qubit gates, a basis permutation for a CNOT chain, diagonal phases for
+a controlled-phase chain). Up to 8 qubits a layer of single-qubit gates is
+applied as one dense Kronecker matrix (a handful of large operations per
+block); above that, wire by wire, so memory stays ``O(2**n * C)`` per circuit.
 
 Conventions (identical to PennyLane):
 
@@ -78,21 +81,24 @@ def _rx_matrices(angle: torch.Tensor) -> torch.Tensor:
     return _rz_rx_rz_matrices(zero, angle, zero)
 
 
-def _apply_one_qubit(state: torch.Tensor, gates: torch.Tensor, wire: int, n_qubits: int) -> torch.Tensor:
-    """Apply per-circuit 2x2 ``gates`` ``(K, 2, 2)`` on ``wire`` of ``state`` ``(K, 2**n, C)``."""
-    k, dim, cols = state.shape
-    high = 2**wire
-    view = state.reshape(k, high, 2, (dim // high // 2) * cols)
-    return torch.einsum("kab,khbx->khax", gates, view).reshape(k, dim, cols)
+# A circuit is a sequence of stages, each acting on a batch of K circuits at once:
+#   ("local", gates)  gates (K, n, 2, 2): one single-qubit gate on every wire;
+#   ("permute", perm) perm (2**n,): basis permutation, new_state = old_state[perm] (CNOT chains);
+#   ("phase", phases) phases (K, 2**n): diagonal phases exp(i * phases) (controlled-phase chains).
+Stage = tuple[str, torch.Tensor]
+
+_KRON_MAX_QUBITS = 8
+"""Up to this many qubits a layer of single-qubit gates is applied as one dense Kronecker
+matrix (few large operations: fastest); beyond it, wire by wire (memory O(2**n * C))."""
 
 
 def _bit(index: torch.Tensor, wire: int, n_qubits: int) -> torch.Tensor:
     return (index >> (n_qubits - 1 - wire)) & 1
 
 
-def _cnot_permutation(n_qubits: int, layer: int) -> torch.Tensor:
+def _cnot_permutation(n_qubits: int, layer: int, device: torch.device) -> torch.Tensor:
     """Row gather index realising block ``layer``'s CNOT chain: ``new = old[perm]``."""
-    index = torch.arange(2**n_qubits)
+    index = torch.arange(2**n_qubits, device=device)
     perm = index.clone()
     for control, target in entangler_pairs(n_qubits, layer):
         flipped = index ^ (_bit(index, control, n_qubits) << (n_qubits - 1 - target))
@@ -100,39 +106,68 @@ def _cnot_permutation(n_qubits: int, layer: int) -> torch.Tensor:
     return perm
 
 
-def _controlled_phase_exponents(n_qubits: int, layer: int) -> torch.Tensor:
-    """``(n, 2**n)`` 0/1 matrix: entry ``(i, j)`` is 1 when gate ``i`` of block ``layer`` phases ``|j>``."""
-    index = torch.arange(2**n_qubits)
+def _controlled_phase_exponents(n_qubits: int, layer: int, device: torch.device) -> torch.Tensor:
+    """``(n_pairs, 2**n)`` 0/1 matrix: entry ``(g, j)`` is 1 when entangler ``g`` of block ``layer`` phases ``|j>``."""
+    index = torch.arange(2**n_qubits, device=device)
     rows = [
         _bit(index, control, n_qubits) * _bit(index, target, n_qubits)
         for control, target in entangler_pairs(n_qubits, layer)
     ]
-    return torch.stack(rows) if rows else torch.zeros(0, 2**n_qubits, dtype=torch.long)
+    return torch.stack(rows) if rows else torch.zeros(0, 2**n_qubits, dtype=torch.long, device=device)
 
 
-def _strongly_entangling(weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+def _strongly_entangling(weights: torch.Tensor) -> list[Stage]:
     n_layers, n_qubits = weights.shape[1], weights.shape[2]
     rot = _rot_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
+    stages: list[Stage] = []
     for layer in range(n_layers):
-        for wire in range(n_qubits):
-            state = _apply_one_qubit(state, rot[:, layer, wire], wire, n_qubits)
+        stages.append(("local", rot[:, layer]))
         if n_qubits > 1:
-            state = state[:, _cnot_permutation(n_qubits, layer).to(state.device)]
-    return state
+            stages.append(("permute", _cnot_permutation(n_qubits, layer, weights.device)))
+    return stages
 
 
-def _circuit_centric(weights: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+def _circuit_centric(weights: torch.Tensor) -> list[Stage]:
     n_layers, n_qubits = weights.shape[1], weights.shape[2]
     g = _rz_rx_rz_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
     rx = _rx_matrices(weights[..., 4])
+    stages: list[Stage] = []
     for layer in range(n_layers):
-        for wire in range(n_qubits):
-            state = _apply_one_qubit(state, g[:, layer, wire], wire, n_qubits)
-        exponents = _controlled_phase_exponents(n_qubits, layer).to(device=state.device, dtype=weights.dtype)
-        phase = weights[:, layer, : len(exponents), 3] @ exponents  # (K, 2**n): phase of each basis state
-        state = state * _phase(phase).unsqueeze(-1)
-        for wire in range(n_qubits):
-            state = _apply_one_qubit(state, rx[:, layer, wire], wire, n_qubits)
+        stages.append(("local", g[:, layer]))
+        exponents = _controlled_phase_exponents(n_qubits, layer, weights.device).to(weights.dtype)
+        if len(exponents):
+            stages.append(("phase", weights[:, layer, : len(exponents), 3] @ exponents))
+        stages.append(("local", rx[:, layer]))
+    return stages
+
+
+def _kron(gates: torch.Tensor) -> torch.Tensor:
+    """``(K, n, 2, 2)`` -> ``(K, 2**n, 2**n)``: ``gates[:, 0] (x) gates[:, 1] (x) ...`` (wire 0 most significant)."""
+    matrix = gates[:, 0]
+    for wire in range(1, gates.shape[1]):
+        k, a, b = matrix.shape
+        matrix = (matrix[:, :, None, :, None] * gates[:, wire, None, :, None, :]).reshape(k, 2 * a, 2 * b)
+    return matrix
+
+
+def _apply_wire_by_wire(state: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    """Apply ``gates`` ``(K, n, 2, 2)``, one per wire, to ``state`` ``(K, 2**n, C)``."""
+    k, dim, cols = state.shape
+    for wire in range(gates.shape[1]):
+        view = state.reshape(k, 2**wire, 2, (dim >> (wire + 1)) * cols)
+        state = torch.einsum("kab,khbx->khax", gates[:, wire], view).reshape(k, dim, cols)
+    return state
+
+
+def _run_stages(stages: list[Stage], state: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Apply ``stages`` in order to a ``(K, 2**n, C)`` complex block of column states."""
+    for kind, value in stages:
+        if kind == "local":
+            state = _kron(value) @ state if n_qubits <= _KRON_MAX_QUBITS else _apply_wire_by_wire(state, value)
+        elif kind == "permute":
+            state = state[:, value]
+        else:
+            state = state * _phase(value).unsqueeze(-1)
     return state
 
 
@@ -143,12 +178,12 @@ class Ansatz:
     Attributes:
         name: registry key.
         params_per_qubit: trailing weight dimension; weights are ``(K, L, n, params_per_qubit)``.
-        evolve: ``(weights, state) -> state`` applying the circuit to a ``(K, 2**n, C)`` complex block.
+        stages: ``weights (K, L, n, p) -> list of stages`` describing the circuit (see ``_run_stages``).
     """
 
     name: str
     params_per_qubit: int
-    evolve: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    stages: Callable[[torch.Tensor], list[Stage]]
 
     def weight_shape(self, n_layers: int, n_qubits: int) -> tuple[int, int, int]:
         """Shape ``(L, n, p)`` of one circuit's weights."""
@@ -195,5 +230,5 @@ def circuit_columns(ansatz: str | Ansatz, weights: torch.Tensor, n_columns: int 
     complex_dtype = torch.complex128 if weights.dtype == torch.float64 else torch.complex64
     identity = torch.eye(dim, n_columns, dtype=complex_dtype, device=weights.device)
     state = identity.expand(weights.shape[0], dim, n_columns)
-    columns = ansatz.evolve(weights, state)
+    columns = _run_stages(ansatz.stages(weights), state, n_qubits)
     return columns[0] if unbatched else columns

@@ -73,3 +73,17 @@ def test_unknown_ansatz_and_bad_weight_shape():
         get_ansatz("bogus")
     with pytest.raises(ValueError, match=r"strongly_entangling weights must have shape \(K, L, n, 3\), got \(1, 2, 3, 5\)"):
         circuit_columns("strongly_entangling", torch.zeros(1, 2, 3, 5))
+
+
+@pytest.mark.parametrize("ansatz", sorted(ANSATZE))
+def test_dense_and_wire_by_wire_paths_agree(ansatz, monkeypatch):
+    import qpconv.circuits
+
+    weights = random_weights(ansatz, 2, 3, 5).requires_grad_(True)
+    dense = circuit_columns(ansatz, weights, 19)
+    (dense_grad,) = torch.autograd.grad(dense.abs().square().sum(dim=0)[:, 3].sum(), weights)
+    monkeypatch.setattr(qpconv.circuits, "_KRON_MAX_QUBITS", 0)
+    wise = circuit_columns(ansatz, weights, 19)
+    (wise_grad,) = torch.autograd.grad(wise.abs().square().sum(dim=0)[:, 3].sum(), weights)
+    torch.testing.assert_close(dense, wise, atol=1e-12, rtol=0)
+    torch.testing.assert_close(dense_grad, wise_grad, atol=1e-12, rtol=0)
