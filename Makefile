@@ -24,7 +24,7 @@ system-deps:
 
 test: system-deps venv
 	$(PY) -m pytest tests -k "not rendered"
-	$(PY) -m pytest --nbval-lax --current-env notebooks/
+	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks/
 	$(PY) scripts/build_book.py --preset quick
 	$(PY) -m pytest tests/test_book.py -k rendered
 

@@ -1,0 +1,187 @@
+"""The paper's hybrid CNN (Fig. 3) and its classical twin (book chapter 7, "Hybrid models").
+
+Both kinds share a base CNN and a classification head and differ only in the
+*pointwise block* between them::
+
+    image ─ features ─ pointwise ─ head ─ 10 logits
+
+    features   3 x [Conv3x3(pad 1, no bias) ─ BatchNorm ─ ReLU ─ MaxPool2x2], widths 32, 64, 128
+    pointwise  quantum:   Q(128 -> 64) ─ Conv3x3(64 -> 64, pad 1) ─ ReLU ─ Q(64 -> 128)
+               classical: Conv1x1(128 -> 64) ─ BN ─ ReLU ─ Conv3x3(64 -> 64) ─ BN ─ ReLU
+                          ─ Conv1x1(64 -> 128) ─ BN ─ ReLU
+    head       Flatten ─ Linear(128 * s * s -> 256) ─ ReLU ─ Dropout(0.5) ─ Linear(256 -> 10)
+
+``Q`` is :class:`qpconv.layers.QuantumPointwiseConv2d`; ``s`` is the feature map
+side after three poolings: 28 -> 14 -> 7 -> 3 for Fashion-MNIST, 32 -> 16 -> 8 -> 4
+for CIFAR-10.
+
+Choices the paper leaves open:
+
+* **Base CNN.** The paper fixes only the pointwise block. Pooling three times keeps
+  the pointwise block on 9 (Fashion-MNIST) or 16 (CIFAR-10) pixels per image, which
+  makes the simulated quantum layers cheap on a CPU while the classical features
+  stay those of a standard small CNN.
+* **Convolutions followed by BatchNorm have no bias**: BatchNorm's shift makes it
+  redundant. The 3x3 convolution inside the quantum block has no BatchNorm and
+  keeps its bias.
+* **No BatchNorm or activation around the quantum layers**: their outputs are
+  already bounded in ``[-1, 1]``, and amplitude encoding normalises their input.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .data import get_dataset_spec
+from .layers import QuantumPointwiseConv2d
+
+__all__ = ["MODEL_KINDS", "HybridCNN", "build_model", "parameter_summary", "parameter_table"]
+
+MODEL_KINDS = ("quantum", "classical")
+FEATURE_WIDTHS = (32, 64, 128)
+BOTTLENECK_WIDTH = 64
+HIDDEN_UNITS = 256
+DROPOUT = 0.5
+
+
+class HybridCNN(nn.Module):
+    """Base CNN, pointwise block, classification head (the paper's Fig. 3).
+
+    Book: chapter 7, Hybrid models.
+
+    Args:
+        features: image ``(N, C, H, W)`` -> feature map ``(N, 128, s, s)``.
+        pointwise: ``(N, 128, s, s)`` -> ``(N, 128, s, s)``.
+        head: ``(N, 128, s, s)`` -> logits ``(N, n_classes)``.
+    """
+
+    def __init__(self, features: nn.Module, pointwise: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.pointwise = pointwise
+        self.head = head
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Logits ``(N, n_classes)`` of a batch of normalised images ``(N, C, H, W)``."""
+        return self.head(self.pointwise(self.features(images)))
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    ]
+
+
+def _features(in_channels: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for width in FEATURE_WIDTHS:
+        layers += [*_conv_bn_relu(in_channels, width, 3), nn.MaxPool2d(2)]
+        in_channels = width
+    return nn.Sequential(*layers)
+
+
+def _quantum_pointwise(n_layers: int, ansatz: str) -> nn.Sequential:
+    width = FEATURE_WIDTHS[-1]
+    return nn.Sequential(
+        QuantumPointwiseConv2d(width, BOTTLENECK_WIDTH, n_layers=n_layers, ansatz=ansatz),
+        nn.Conv2d(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3, padding=1),
+        nn.ReLU(inplace=True),
+        QuantumPointwiseConv2d(BOTTLENECK_WIDTH, width, n_layers=n_layers, ansatz=ansatz),
+    )
+
+
+def _classical_pointwise() -> nn.Sequential:
+    width = FEATURE_WIDTHS[-1]
+    return nn.Sequential(
+        *_conv_bn_relu(width, BOTTLENECK_WIDTH, 1),
+        *_conv_bn_relu(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3),
+        *_conv_bn_relu(BOTTLENECK_WIDTH, width, 1),
+    )
+
+
+def _head(side: int, n_classes: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(FEATURE_WIDTHS[-1] * side * side, HIDDEN_UNITS),
+        nn.ReLU(inplace=True),
+        nn.Dropout(DROPOUT),
+        nn.Linear(HIDDEN_UNITS, n_classes),
+    )
+
+
+def build_model(
+    dataset: str, kind: str = "quantum", n_layers: int = 3, ansatz: str = "strongly_entangling"
+) -> HybridCNN:
+    """The Fig. 3 model for ``dataset``, with a quantum or a classical pointwise block.
+
+    Book: chapter 7, Hybrid models.
+
+    Args:
+        dataset: ``"fashion-mnist"`` (input ``(N, 1, 28, 28)``) or ``"cifar10"`` (``(N, 3, 32, 32)``).
+        kind: ``"quantum"`` or ``"classical"`` pointwise block.
+        n_layers: ``L``, entangling blocks per circuit of both quantum layers (the Fig. 8
+            knob); only for ``kind="quantum"``.
+        ansatz: circuit ansatz of both quantum layers (see :mod:`qpconv.circuits`); only
+            for ``kind="quantum"``.
+
+    Returns:
+        A :class:`HybridCNN` mapping images to 10 logits, freshly initialised from
+        torch's global random generator.
+
+    Raises:
+        ValueError: unknown ``dataset`` or ``kind``, or ``n_layers``/``ansatz`` invalid
+            for the quantum layer.
+    """
+    spec = get_dataset_spec(dataset)
+    if kind == "quantum":
+        pointwise = _quantum_pointwise(n_layers, ansatz)
+    elif kind == "classical":
+        pointwise = _classical_pointwise()
+    else:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {list(MODEL_KINDS)}")
+    side = spec.image_size // 2 ** len(FEATURE_WIDTHS)
+    return HybridCNN(_features(spec.channels), pointwise, _head(side, spec.n_classes))
+
+
+def _count(module: nn.Module) -> dict[str, int]:
+    quantum = sum(
+        p.numel() for m in module.modules() if isinstance(m, QuantumPointwiseConv2d) for p in m.parameters()
+    )
+    total = sum(p.numel() for p in module.parameters())
+    return {"total": total, "quantum": quantum, "classical": total - quantum}
+
+
+def parameter_summary(model: nn.Module) -> dict[str, int]:
+    """Trainable-parameter counts of ``model``.
+
+    Book: chapter 7, Hybrid models.
+
+    Returns:
+        ``{"total": ..., "quantum": ..., "classical": ...}``: quantum counts the
+        parameters of every :class:`QuantumPointwiseConv2d` (their circuit angles),
+        classical all others.
+    """
+    return _count(model)
+
+
+def parameter_table(model: nn.Module) -> str:
+    """A plain-text table of parameter counts per top-level block of ``model`` and in total.
+
+    Book: chapter 7, Hybrid models.
+
+    Example output for the Fashion-MNIST quantum model::
+
+        block          total   quantum  classical
+        features       92896         0      92896
+        ...
+    """
+    rows = [(name, _count(child)) for name, child in model.named_children()]
+    rows.append(("total", _count(model)))
+    name_width = max(len("block"), *(len(name) for name, _ in rows))
+    lines = [f"{'block':<{name_width}}  {'total':>9}  {'quantum':>9}  {'classical':>9}"]
+    lines += [
+        f"{name:<{name_width}}  {c['total']:>9,}  {c['quantum']:>9,}  {c['classical']:>9,}" for name, c in rows
+    ]
+    return "\n".join(lines)

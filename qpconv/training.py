@@ -1,0 +1,255 @@
+"""Training with the paper's recipe, resumable from a checkpoint written after every epoch.
+
+Book: chapter 7, Hybrid models (section "Training").
+
+Recipe (Section IV of the paper): Adam with learning rate 0.01, cosine annealing of the
+learning rate over the whole run (``CosineAnnealingLR(T_max=epochs)``, stepped once per
+epoch), cross-entropy loss; batches of 128 for training and 64 for testing (see
+:func:`qpconv.data.make_loaders`).
+
+Resuming: after every epoch the model, optimiser, scheduler, every random generator
+(python, numpy, torch CPU and CUDA, and the training loader's shuffling generator) and
+the metrics so far are saved atomically to the checkpoint. Calling :func:`train` again
+with the same checkpoint continues after the last finished epoch and produces exactly
+the metrics an uninterrupted run would (on CPU), so killing a run, even with
+``kill -9``, loses at most the epoch in progress.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from .results import atomic_write
+
+__all__ = [
+    "LEARNING_RATE",
+    "CheckpointMismatchError",
+    "evaluate",
+    "progress_enabled",
+    "resolve_device",
+    "seed_everything",
+    "train",
+]
+
+LEARNING_RATE = 0.01
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint belongs to a different run configuration than the one being resumed."""
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU.
+
+    Book: chapter 7, Hybrid models.
+
+    Raises:
+        ValueError: CUDA was asked for but is not available.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(device)!r} requested but CUDA is not available; use 'cpu'")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python's ``random``, numpy and torch (CPU and CUDA) with ``seed``.
+
+    Book: chapter 7, Hybrid models.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def progress_enabled() -> bool:
+    """Whether to show progress bars: stdout is a terminal and ``$CI`` is not set.
+
+    Book: chapter 7, Hybrid models.
+    """
+    return sys.stdout.isatty() and not os.environ.get("CI")
+
+
+def _rng_states(loader_generator: torch.Generator) -> dict[str, Any]:
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached_gaussian),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "loader": loader_generator.get_state(),
+    }
+
+
+def _restore_rng_states(states: dict[str, Any], loader_generator: torch.Generator) -> None:
+    name, keys, position, has_gauss, cached_gaussian = states["numpy"]
+    random.setstate(states["python"])
+    np.random.set_state((name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    loader_generator.set_state(states["loader"])
+
+
+def _train_one_epoch(
+    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device, progress: bool
+) -> tuple[float, float]:
+    """One pass over ``loader`` in train mode -> (mean batch loss, fraction correct)."""
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for images, labels in tqdm(loader, desc="train", leave=False, disable=not progress):
+        images, labels = images.to(device), labels.to(device)
+        logits = model(images)
+        loss = F.cross_entropy(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item()
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+    return loss_sum / len(loader), correct / seen
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: DataLoader, device: str | torch.device | None = None, progress: bool = False
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on every sample of ``loader``, in eval mode.
+
+    Book: chapter 7, Hybrid models.
+
+    Returns:
+        ``(loss, accuracy)``: loss averaged over samples, accuracy a fraction in ``[0, 1]``.
+    """
+    device = resolve_device(device)
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for images, labels in tqdm(loader, desc="test", leave=False, disable=not progress):
+        images, labels = images.to(device), labels.to(device)
+        logits = model(images)
+        loss_sum += F.cross_entropy(logits, labels, reduction="sum").item()
+        correct += (logits.argmax(dim=1) == labels).sum().item()
+        seen += len(labels)
+    return loss_sum / seen, correct / seen
+
+
+def train(
+    model: nn.Module,
+    train_loader: DataLoader,
+    test_loader: DataLoader,
+    epochs: int,
+    *,
+    lr: float = LEARNING_RATE,
+    device: str | torch.device | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    run_tag: Any = None,
+    on_epoch_end: Callable[[list[dict[str, float]]], None] | None = None,
+    progress: bool | None = None,
+) -> list[dict[str, float]]:
+    """Train ``model`` for ``epochs`` epochs with the paper's recipe, resuming from a checkpoint.
+
+    Book: chapter 7, Hybrid models.
+
+    Per epoch a row is recorded with ``epoch`` (from 1), ``train_loss`` and ``train_acc``
+    (the mean of the epoch's training-batch losses and the fraction of its training
+    samples classified correctly, both in train mode, i.e. with dropout and batch
+    statistics, while the weights change), ``test_loss`` and ``test_acc`` (the whole test
+    set in eval mode after the epoch), ``lr`` (the learning rate used during the epoch)
+    and ``seconds`` (the epoch's wall time, training plus testing).
+
+    Args:
+        model: the network; moved to ``device``.
+        train_loader: shuffled training batches; its ``generator`` must be set (see
+            :func:`qpconv.data.make_loaders`) so that resuming reproduces the shuffling.
+        test_loader: test batches.
+        epochs: total number of epochs of the run (also the cosine schedule's ``T_max``).
+        lr: initial learning rate.
+        device: where to train; default CUDA when available, else CPU.
+        checkpoint_path: file to resume from (when it exists) and to save after every epoch.
+        run_tag: a description of the run in plain data (dicts, lists, strings, numbers),
+            e.g. its config; a checkpoint saved with another tag is refused, so a changed
+            configuration never resumes silently.
+        on_epoch_end: called with the metrics so far after every epoch (after the checkpoint
+            is saved), e.g. to write the results.
+        progress: show tqdm bars; default :func:`progress_enabled`.
+
+    Returns:
+        The metrics of all ``epochs`` epochs, including those of earlier, resumed sessions.
+
+    Raises:
+        ValueError: ``epochs`` is not a positive integer, or the loader has no generator.
+        CheckpointMismatchError: the checkpoint was written for another ``run_tag`` or
+            number of epochs.
+    """
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if train_loader.generator is None:
+        raise ValueError("train_loader needs a seeded generator (use qpconv.data.make_loaders)")
+    device = resolve_device(device)
+    progress = progress_enabled() if progress is None else progress
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    metrics: list[dict[str, float]] = []
+    checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+    if checkpoint_path is not None and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        if state["run_tag"] != run_tag or state["epochs"] != epochs:
+            raise CheckpointMismatchError(
+                f"checkpoint {checkpoint_path} belongs to another configuration "
+                f"({state['epochs']} epochs, tag {state['run_tag']!r}); delete it to start afresh"
+            )
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _restore_rng_states(state["rng"], train_loader.generator)
+        metrics = state["metrics"]
+
+    for epoch in tqdm(range(len(metrics) + 1, epochs + 1), desc="epochs", disable=not progress):
+        start = time.perf_counter()
+        lr_now = optimizer.param_groups[0]["lr"]
+        train_loss, train_acc = _train_one_epoch(model, train_loader, optimizer, device, progress)
+        test_loss, test_acc = evaluate(model, test_loader, device, progress)
+        scheduler.step()
+        metrics.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "lr": lr_now,
+                "seconds": time.perf_counter() - start,
+            }
+        )
+        if checkpoint_path is not None:
+            checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+            state = {
+                "run_tag": run_tag,
+                "epochs": epochs,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": _rng_states(train_loader.generator),
+                "metrics": metrics,
+            }
+            with atomic_write(checkpoint_path, "wb") as file:
+                torch.save(state, file)
+        if on_epoch_end is not None:
+            on_epoch_end(list(metrics))
+    return metrics

@@ -1,0 +1,96 @@
+"""Experiment runner: run plans, shared runs, seeds, a real tiny run end to end, skipping and reading back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qpconv import experiments
+from qpconv.experiments import Preset, load_runs, metrics_table, plan_runs, run_experiment, validate_seeds
+from qpconv.results import METRIC_FIELDS
+
+
+def test_fig8_reuses_the_cifar10_runs_of_fig6_7():
+    stored = {run.variant.name: run.experiment for run in plan_runs("fig8", "full", seeds=[0])}
+    assert stored == {
+        "quantum-L1": "fig8",
+        "quantum-L2": "fig8",
+        "quantum-L3": "fig6_7",
+        "quantum-L4": "fig8",
+        "classical": "fig6_7",
+    }
+    fig6_7 = {str(run) for run in plan_runs("fig6_7", "full", seeds=[0])}
+    shared = {str(run) for run in plan_runs("fig8", "full", seeds=[0])} & fig6_7
+    assert shared == {"fig6_7/full/quantum-L3/seed0", "fig6_7/full/classical/seed0"}
+
+
+def test_plan_covers_every_model_and_seed():
+    runs = plan_runs("fig4_5", "full")
+    assert [(run.variant.name, run.seed) for run in runs] == [
+        ("quantum-L3", 0), ("quantum-L3", 1), ("quantum-L3", 2), ("classical", 0), ("classical", 1), ("classical", 2)
+    ]
+    assert {run.dataset for run in runs} == {"fashion-mnist"}
+
+
+def test_unknown_experiment_and_preset():
+    with pytest.raises(ValueError, match=r"unknown experiment 'fig9'; expected one of \['fig4_5', 'fig6_7', 'fig8'\]"):
+        plan_runs("fig9", "quick")
+    with pytest.raises(ValueError, match=r"unknown preset 'huge'; expected one of \['quick', 'full'\]"):
+        plan_runs("fig4_5", "huge")
+
+
+@pytest.mark.parametrize(
+    "seeds,message",
+    [
+        ([], "the seed list is empty"),
+        ([-1], "seed -1 is not a non-negative integer"),
+        (["1"], "seed '1' is not a non-negative integer"),
+        ([True], "seed True is not a non-negative integer"),
+        ([0, 1, 0], r"seeds must be distinct; repeated: \[0\]"),
+    ],
+)
+def test_bad_seed_lists(seeds, message):
+    with pytest.raises(ValueError, match=message):
+        validate_seeds(seeds)
+
+
+@pytest.fixture
+def tiny_preset(monkeypatch):
+    """A preset small enough for a test: 1 epoch on 500 training and 200 test images, seed 3."""
+    tiny = Preset("tiny", epochs=1, train_size=500, test_size=200, seeds=(3,), description="test only")
+    monkeypatch.setitem(experiments.PRESETS, "tiny", tiny)
+    return tiny
+
+
+def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mnist_root, tmp_path, tiny_preset):
+    results, checkpoints, lines = tmp_path / "results", tmp_path / "checkpoints", []
+    folders = run_experiment(
+        "fig4_5", "tiny", device="cpu", data_root=fashion_mnist_root,
+        results_dir=results, checkpoint_dir=checkpoints, progress=False, log=lines.append,
+    )
+    assert folders == [results / "fig4_5/tiny/quantum-L3/seed3", results / "fig4_5/tiny/classical/seed3"]
+    for folder in folders:
+        config = json.loads((folder / "config.json").read_text())
+        assert config["completed"] is True and config["epochs_completed"] == 1
+        assert config["dataset_copy"] == "fashion-mnist-original"
+        assert (config["train_size"], config["test_size"], config["seed"]) == (500, 200, 3)
+        assert config["lr"] == 0.01 and config["train_batch_size"] == 128 and config["test_batch_size"] == 64
+        assert set(config["versions"]) == {"python", "torch", "torchvision", "pennylane", "qpconv"}
+        assert config["device"].startswith("cpu")
+        header = (folder / "metrics.csv").read_text().splitlines()[0]
+        assert header == ",".join(METRIC_FIELDS)
+    assert (checkpoints / "fig4_5/tiny/quantum-L3/seed3/checkpoint.pt").is_file()
+    quantum = json.loads((folders[0] / "config.json").read_text())["parameters"]
+    assert quantum["quantum"] > 0
+
+    lines.clear()
+    run_experiment("fig4_5", "tiny", device="cpu", data_root=fashion_mnist_root,
+                   results_dir=results, checkpoint_dir=checkpoints, progress=False, log=lines.append)
+    assert lines[:2] == ["fig4_5/tiny/quantum-L3/seed3: complete, skipped", "fig4_5/tiny/classical/seed3: complete, skipped"]
+
+    runs = load_runs("fig4_5", "tiny", results)
+    assert [run.config["model"] for run in runs] == ["quantum-L3", "classical"]
+    rows = metrics_table(runs)
+    assert len(rows) == 2 and {row["model"] for row in rows} == {"quantum-L3", "classical"}
+    assert all(0.0 <= row["test_acc"] <= 1.0 for row in rows)
