@@ -22,7 +22,11 @@ $(VENV)/.installed: pyproject.toml
 system-deps:
 	bash scripts/system_deps.sh
 
-test: system-deps venv
+# Fashion-MNIST and CIFAR-10 in $(QPCONV_DATA): kept if present, else from a local copy or downloaded.
+data: venv
+	$(PY) -m qpconv data get fashion-mnist cifar10
+
+test: system-deps venv data
 	$(PY) -m pytest tests -k "not rendered"
 	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks/
 	$(PY) scripts/build_book.py --preset quick

@@ -8,6 +8,7 @@ Usage::
                           [--data-root DIR] [--results-dir DIR] [--checkpoint-dir DIR]
     qpconv data prepare fashion-mnist|cifar10 --from PATH [--root DIR]
     qpconv data download fashion-mnist|cifar10 [--root DIR]
+    qpconv data get fashion-mnist|cifar10 ... [--root DIR]   (whatever works: present, local copy, download)
     qpconv list [--results-dir DIR]
     qpconv bench [ARGS...]            (forwarded to qpconv.bench.main)
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .data import DATASETS, DatasetNotFoundError, download_dataset, prepare_dataset, resolve_data_root
+from .data import DATASETS, DatasetNotFoundError, download_dataset, ensure_dataset, prepare_dataset, resolve_data_root
 from .experiments import (
     DEFAULT_CHECKPOINT_DIR,
     DEFAULT_RESULTS_DIR,
@@ -74,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     download.add_argument("dataset", choices=list(DATASETS))
     download.add_argument("--root", help="data folder; default: $QPCONV_DATA, else data/")
+    get = data_commands.add_parser(
+        "get",
+        help="make datasets available by whatever way works (used by `make data`)",
+        description="For each DATASET: keep the copy in the data root; else prepare it from a local copy "
+        "identical to the original (Debian's Fashion-MNIST); else download it; else prepare it from a local "
+        "substitute (the JPEG copy of CIFAR-10 in ../shared/datasets).",
+    )
+    get.add_argument("datasets", nargs="+", choices=list(DATASETS), metavar="DATASET")
+    get.add_argument("--root", help="data folder; default: $QPCONV_DATA, else data/")
 
     listing = commands.add_parser(
         "list", help="list experiments, presets and recorded runs", description="List experiments, presets and recorded runs."
@@ -112,6 +122,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _data(args: argparse.Namespace) -> int:
     root = resolve_data_root(args.root)
+    if args.data_command == "get":
+        for name in args.datasets:
+            try:
+                how = ensure_dataset(name, root)
+            except DatasetNotFoundError as error:
+                return _error("data", str(error), 1)
+            print(f"{name}: {how} (data root {root})")
+        return 0
     try:
         if args.data_command == "prepare":
             copy = prepare_dataset(args.dataset, args.source, root)

@@ -59,6 +59,7 @@ __all__ = [
     "DatasetSpec",
     "LoadedDataset",
     "download_dataset",
+    "ensure_dataset",
     "get_dataset_spec",
     "load_dataset",
     "make_loaders",
@@ -81,6 +82,17 @@ FASHION_MNIST_FILES = (
 )
 CIFAR10_JPEG_FILE = Path("cifar10-jpeg-q75") / "cifar10.npz"
 CIFAR10_ORIGINAL_DIR = "cifar-10-batches-py"
+LOCAL_ORIGINALS: dict[str, tuple[Path, ...]] = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
+    "cifar10": (),
+}
+"""Local copies identical to the originals, used before any download (Debian's Fashion-MNIST)."""
+LOCAL_SUBSTITUTES: dict[str, tuple[Path, ...]] = {
+    "fashion-mnist": (),
+    "cifar10": (Path("../shared/datasets/cifar10-jpeg.tar.gz"),),
+}
+"""Local copies that differ from the originals (CIFAR-10 recompressed as JPEG), used only when
+downloading fails; relative paths are relative to the working directory."""
 
 
 @dataclass(frozen=True)
@@ -256,6 +268,48 @@ def download_dataset(name: str, root: str | os.PathLike | None = None) -> Path:
     root = resolve_data_root(root)
     _torchvision_splits(name, root, download=True)
     return root
+
+
+def _is_prepared(name: str, root: Path) -> bool:
+    if name == "fashion-mnist":
+        return all((root / "FashionMNIST" / "raw" / file).is_file() for file in FASHION_MNIST_FILES)
+    return (root / CIFAR10_ORIGINAL_DIR / "data_batch_1").is_file() or (root / CIFAR10_JPEG_FILE).is_file()
+
+
+def ensure_dataset(name: str, root: str | os.PathLike | None = None) -> str:
+    """Make ``name`` loadable from the data root by whatever way works here (``make data``).
+
+    Book: How to run (section "Data").
+
+    In order: keep a copy already in the data root; else prepare it from a local copy
+    identical to the original (:data:`LOCAL_ORIGINALS`); else download it with
+    torchvision; else prepare it from a local substitute (:data:`LOCAL_SUBSTITUTES`, e.g.
+    the JPEG copy of CIFAR-10).
+
+    Returns:
+        How the data was obtained: ``"present"``, ``"prepared from <path>"`` or ``"downloaded"``.
+
+    Raises:
+        ValueError: unknown ``name``.
+        DatasetNotFoundError: no way worked; the message says how to get the data.
+    """
+    get_dataset_spec(name)
+    root = resolve_data_root(root)
+    if _is_prepared(name, root):
+        return "present"
+    for source in LOCAL_ORIGINALS[name]:
+        if source.exists():
+            prepare_dataset(name, source, root)
+            return f"prepared from {source}"
+    try:
+        download_dataset(name, root)
+        return "downloaded"
+    except DatasetNotFoundError:
+        for source in LOCAL_SUBSTITUTES[name]:
+            if source.exists():
+                prepare_dataset(name, source, root)
+                return f"prepared from {source}"
+        raise
 
 
 def prepare_dataset(name: str, source: str | os.PathLike, root: str | os.PathLike | None = None) -> str:

@@ -12,10 +12,12 @@ import torch
 from PIL import Image
 from torch.utils.data import TensorDataset
 
+from qpconv import data as data_module
 from qpconv.data import (
     DATASETS,
     DatasetNotFoundError,
     download_dataset,
+    ensure_dataset,
     load_dataset,
     make_loaders,
     prepare_dataset,
@@ -188,3 +190,25 @@ def test_loaders_batch_as_the_paper_and_shuffle_by_seed():
     assert not torch.equal(torch.cat(first_epoch), torch.cat(second_epoch))
     assert torch.equal(torch.cat(first_epoch).sort(dim=0).values, dataset.tensors[0])  # a permutation
     assert torch.equal(torch.cat([x for x, _ in test]), dataset.tensors[0])
+
+
+def test_ensure_prepares_the_local_original_then_keeps_it(fashion_mnist_root, tmp_path, monkeypatch):
+    source = fashion_mnist_root / "FashionMNIST" / "raw"  # uncompressed IDX files are a valid source too
+    monkeypatch.setitem(data_module.LOCAL_ORIGINALS, "fashion-mnist", (tmp_path / "absent", source))
+    root = tmp_path / "root"
+    assert ensure_dataset("fashion-mnist", root) == f"prepared from {source}"
+    assert ensure_dataset("fashion-mnist", root) == "present"
+    assert load_dataset("fashion-mnist", root, download=False).copy == "fashion-mnist-original"
+
+
+def test_ensure_falls_back_to_a_local_substitute_when_offline(tmp_path, offline, monkeypatch):
+    write_image_folder(tmp_path / "tree", per_class=1)
+    monkeypatch.setitem(data_module.LOCAL_SUBSTITUTES, "cifar10", (tmp_path / "tree",))
+    assert ensure_dataset("cifar10", tmp_path / "root") == f"prepared from {tmp_path / 'tree'}"
+    assert load_dataset("cifar10", tmp_path / "root", download=False).copy == "cifar10-jpeg-q75"
+
+
+def test_ensure_without_any_copy_offline_names_the_prepare_command(tmp_path, offline, monkeypatch):
+    monkeypatch.setitem(data_module.LOCAL_SUBSTITUTES, "cifar10", (tmp_path / "absent.tar.gz",))
+    with pytest.raises(DatasetNotFoundError, match="qpconv data prepare cifar10 --from cifar-10-python.tar.gz"):
+        ensure_dataset("cifar10", tmp_path / "root")
