@@ -48,6 +48,10 @@ CHAPTERS = [
     "05_quantum_pointwise_layer",
     "06_gradients",
     "07_hybrid_models",
+    "08_fashion_mnist",
+    "09_cifar10",
+    "10_depth",
+    "11_claims",
 ]
 
 
@@ -132,7 +136,14 @@ def test_notebook_imports_the_package(notebook):
 
 
 def test_paper_figures_have_captions():
-    expected = {"04_entangling_blocks": "fig-1", "05_quantum_pointwise_layer": "fig-2", "07_hybrid_models": "fig-3"}
+    expected = {
+        "04_entangling_blocks": "fig-1",
+        "05_quantum_pointwise_layer": "fig-2",
+        "07_hybrid_models": "fig-3",
+        "08_fashion_mnist": "fig-5-replicated",
+        "09_cifar10": "fig-7-replicated",
+        "10_depth": "fig-8-replicated",
+    }
     for stem, name in expected.items():
         cells = _load(ROOT / "notebooks" / f"{stem}.ipynb")["cells"]
         figures = [c["metadata"]["mystnb"]["figure"] for c in cells if "figure" in c.get("metadata", {}).get("mystnb", {})]
@@ -340,6 +351,10 @@ PAGES = [
     ("notebooks/05_quantum_pointwise_layer.html", True, 1),
     ("notebooks/06_gradients.html", True, 3),
     ("notebooks/07_hybrid_models.html", True, 2),
+    ("notebooks/08_fashion_mnist.html", False, 3),
+    ("notebooks/09_cifar10.html", False, 3),
+    ("notebooks/10_depth.html", True, 2),
+    ("notebooks/11_claims.html", True, 0),
     ("book/bibliography.html", False, 0),
 ]
 

@@ -1,0 +1,250 @@
+"""The paper's quantitative claims checked against recorded runs: summaries and verdicts.
+
+Book: The paper's claims, checked.
+
+:func:`summarise` reduces runs to one row per model: final (last epoch) and best
+(maximum over epochs) accuracy, for train and test, as mean and standard deviation
+over seeds, plus parameter counts and hours per run. :func:`check_claims` turns such
+summaries into the claims table, each claim with the paper's value, what was measured
+and a verdict, by the rules below. Accuracies are in percent.
+
+Verdict rules (``noise`` is the seed spread of a difference, ``sqrt(sd_a^2 + sd_b^2)``
+of the final test accuracies; 0 with one seed):
+
+* a level ("quantum > 95 %", "quantum ~ 90 %"): **holds** when the final *test*
+  accuracy meets it, **partly** when only the final *train* accuracy does, **does not
+  hold** otherwise; "~ v" means within :data:`APPROX_POINTS` of ``v``;
+* a comparison ("quantum above classical"): **holds** when the final test difference
+  is positive and larger than ``noise``, **partly** when it is within ``noise``,
+  **does not hold** when it is negative beyond ``noise``;
+* a claim whose runs are not recorded yet: **not measured**.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .results import RunRecord
+
+__all__ = ["APPROX_POINTS", "Claim", "accuracy_the_paper_plotted", "check_claims", "summarise"]
+
+APPROX_POINTS = 3.0
+"""How close (percentage points) a measured accuracy must be to count as "~ v"."""
+HOLDS, PARTLY, FAILS, MISSING = "holds", "partly", "does not hold", "not measured"
+MEASURES = ("final_train", "final_test", "best_train", "best_test")
+
+
+def summarise(runs: Sequence[RunRecord], completed_only: bool = True) -> pd.DataFrame:
+    """One row per model: accuracies (mean and sd over seeds), parameters, hours per run.
+
+    Book: The paper's claims, checked.
+
+    Args:
+        runs: records of one experiment (:func:`qpconv.experiments.load_runs`).
+        completed_only: ignore runs that have not finished all their epochs.
+
+    Returns:
+        Indexed by ``model``; columns ``seeds``, ``epochs``, for each of
+        ``final_train``, ``final_test``, ``best_train``, ``best_test`` a mean (that name)
+        and ``<name>_sd`` (percent; sd 0 with one seed), ``parameters``,
+        ``quantum_parameters`` and ``hours`` (mean wall hours per run). Empty when no run
+        qualifies.
+    """
+    rows = []
+    for run in runs:
+        if not run.metrics or (completed_only and not run.config.get("completed")):
+            continue
+        train = [100 * row["train_acc"] for row in run.metrics]
+        test = [100 * row["test_acc"] for row in run.metrics]
+        parameters = run.config.get("parameters", {})
+        rows.append(
+            {
+                "model": run.config["model"],
+                "seed": run.config["seed"],
+                "epochs": len(run.metrics),
+                "final_train": train[-1],
+                "final_test": test[-1],
+                "best_train": max(train),
+                "best_test": max(test),
+                "parameters": parameters.get("total"),
+                "quantum_parameters": parameters.get("quantum"),
+                "hours": sum(row["seconds"] for row in run.metrics) / 3600,
+            }
+        )
+    columns = ["seeds", "epochs", *[c for m in MEASURES for c in (m, f"{m}_sd")], "parameters", "quantum_parameters", "hours"]
+    if not rows:
+        return pd.DataFrame(columns=columns).rename_axis("model")
+    table = pd.DataFrame(rows)
+    order = list(dict.fromkeys(table["model"]))
+    grouped = table.groupby("model", sort=False)
+    summary = grouped[list(MEASURES) + ["parameters", "quantum_parameters", "hours", "epochs"]].mean()
+    spread = grouped[list(MEASURES)].std(ddof=1).fillna(0.0)
+    for measure in MEASURES:
+        summary[f"{measure}_sd"] = spread[measure]
+    summary["seeds"] = grouped["seed"].count()
+    return summary[columns].loc[order]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the claims table.
+
+    Attributes:
+        source: where the paper makes it (e.g. ``"Figs. 4-5"``).
+        statement: the claim in the paper's terms.
+        paper: the paper's value, as text.
+        measured: what the recorded runs give, as text.
+        verdict: ``"holds"``, ``"partly"``, ``"does not hold"`` or ``"not measured"``.
+    """
+
+    source: str
+    statement: str
+    paper: str
+    measured: str
+    verdict: str
+
+
+def _pm(summary: pd.DataFrame, model: str, measure: str) -> str:
+    row = summary.loc[model]
+    return f"{row[measure]:.1f} ± {row[f'{measure}_sd']:.1f}"
+
+
+def _accuracies(summary: pd.DataFrame, model: str) -> str:
+    return (
+        f"{model}: final train {_pm(summary, model, 'final_train')}, test {_pm(summary, model, 'final_test')}; "
+        f"best train {_pm(summary, model, 'best_train')}, test {_pm(summary, model, 'best_test')} "
+        f"({int(summary.loc[model, 'seeds'])} seed(s))"
+    )
+
+
+def _level(summary: pd.DataFrame, model: str, meets) -> str:
+    if meets(summary.loc[model, "final_test"]):
+        return HOLDS
+    return PARTLY if meets(summary.loc[model, "final_train"]) else FAILS
+
+
+def _difference(summary: pd.DataFrame, better: str, worse: str) -> tuple[float, float]:
+    """Final test difference ``better - worse`` and its seed noise."""
+    a, b = summary.loc[better], summary.loc[worse]
+    return a["final_test"] - b["final_test"], math.hypot(a["final_test_sd"], b["final_test_sd"])
+
+
+def _comparison(difference: float, noise: float) -> str:
+    if difference > noise:
+        return HOLDS
+    return PARTLY if difference >= -noise else FAILS
+
+
+def _has(summary: pd.DataFrame, *models: str) -> bool:
+    return all(model in summary.index for model in models)
+
+
+Level = tuple[str, str, Callable[[float], bool]]
+"""A level claim: (statement, the paper's value as text, test of a measured accuracy)."""
+
+
+def _two_model_claims(summary: pd.DataFrame, source: str, dataset: str, quantum_level: Level,
+                      classical_level: Level | None, comparison_paper: str) -> list[Claim]:
+    claims = []
+    levels = [("quantum-L3", quantum_level)] + ([("classical", classical_level)] if classical_level else [])
+    for model, (statement, paper, meets) in levels:
+        if _has(summary, model):
+            claims.append(Claim(source, f"{dataset}: {statement}", paper, _accuracies(summary, model), _level(summary, model, meets)))
+        else:
+            claims.append(Claim(source, f"{dataset}: {statement}", paper, "", MISSING))
+    statement = f"{dataset}: the quantum model is more accurate than the classical one"
+    if _has(summary, "quantum-L3", "classical"):
+        difference, noise = _difference(summary, "quantum-L3", "classical")
+        train = summary.loc["quantum-L3", "final_train"] - summary.loc["classical", "final_train"]
+        measured = f"final test difference {difference:+.1f} points (seed spread {noise:.1f}); final train {train:+.1f}"
+        claims.append(Claim(source, statement, comparison_paper, measured, _comparison(difference, noise)))
+    else:
+        claims.append(Claim(source, statement, comparison_paper, "", MISSING))
+    return claims
+
+
+def _parameter_claim(summary: pd.DataFrame) -> Claim:
+    statement = "the quantum model has fewer parameters than the classical one"
+    if not _has(summary, "quantum-L3", "classical"):
+        return Claim("Section IV", statement, "fewer", "", MISSING)
+    quantum, classical = summary.loc["quantum-L3", "parameters"], summary.loc["classical", "parameters"]
+    angles = summary.loc["quantum-L3", "quantum_parameters"]
+    measured = f"{quantum:,.0f} vs {classical:,.0f} in total ({angles:,.0f} circuit angles; {classical - quantum:+,.0f})"
+    return Claim("Section IV", statement, "fewer", measured, HOLDS if quantum < classical else FAILS)
+
+
+def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
+    depths = [f"quantum-L{n}" for n in (1, 2, 3, 4)]
+    best_statement = "CIFAR-10: four entangling blocks give the most accurate model"
+    above_statement = "CIFAR-10: every quantum depth beats the classical model (~70 %)"
+    if not _has(summary, *depths, "classical"):
+        return [Claim("Fig. 8", best_statement, "L = 4 best", "", MISSING),
+                Claim("Fig. 8", above_statement, "all above ~70 %", "", MISSING)]
+    tests = {model: summary.loc[model, "final_test"] for model in depths}
+    best = max(tests, key=tests.get)
+    measured = "final test: " + ", ".join(f"L{m[-1]} {_pm(summary, m, 'final_test')}" for m in depths)
+    gap, noise = _difference(summary, "quantum-L4", best) if best != "quantum-L4" else (0.0, 0.0)
+    best_verdict = HOLDS if best == "quantum-L4" else (PARTLY if gap >= -noise else FAILS)
+    verdicts = [_comparison(*_difference(summary, model, "classical")) for model in depths]
+    above_verdict = HOLDS if all(v == HOLDS for v in verdicts) else (FAILS if all(v == FAILS for v in verdicts) else PARTLY)
+    classical = f"classical {_pm(summary, 'classical', 'final_test')}; " + ", ".join(
+        f"L{m[-1]} {v}" for m, v in zip(depths, verdicts)
+    )
+    return [Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best L{best[-1]}", best_verdict),
+            Claim("Fig. 8", above_statement, "all above ~70 %", classical, above_verdict)]
+
+
+def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame) -> pd.DataFrame:
+    """The claims table: every quantitative claim of the paper with the measured value and a verdict.
+
+    Book: The paper's claims, checked.
+
+    Args:
+        fashion_mnist: :func:`summarise` of the ``fig4_5`` runs.
+        cifar10: :func:`summarise` of the ``fig6_7`` runs.
+        depth: :func:`summarise` of the ``fig8`` runs.
+
+    Returns:
+        One row per claim with columns ``source``, ``statement``, ``paper``, ``measured``,
+        ``verdict`` (rules in the module docstring).
+    """
+    above_95 = ("quantum accuracy above 95 %", "> 95 %", lambda value: value > 95.0)
+    near_90 = ("quantum accuracy ~ 90 %", "~ 90 %", lambda value: abs(value - 90.0) <= APPROX_POINTS)
+    near_80 = ("classical accuracy ~ 80 %", "~ 80 %", lambda value: abs(value - 80.0) <= APPROX_POINTS)
+    claims = [
+        *_two_model_claims(fashion_mnist, "Figs. 4-5", "Fashion-MNIST", above_95, None, "quantum above classical"),
+        *_two_model_claims(cifar10, "Figs. 6-7", "CIFAR-10", near_90, near_80, "~ 90 % vs ~ 80 %"),
+        *_depth_claims(depth),
+        _parameter_claim(fashion_mnist if _has(fashion_mnist, "quantum-L3", "classical") else cifar10),
+    ]
+    return pd.DataFrame([claim.__dict__ for claim in claims])
+
+
+def accuracy_the_paper_plotted(paper_values: dict[tuple[str, str], float], summaries: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For each accuracy the paper quotes: is it closer to our final train or final test accuracy?
+
+    Book: The paper's claims, checked.
+
+    Args:
+        paper_values: ``{(experiment, model): paper accuracy in percent}``, e.g.
+            ``{("fig6_7", "quantum-L3"): 90.0}``.
+        summaries: ``{experiment: summarise(...)}``.
+
+    Returns:
+        One row per quoted value with the paper's value, our final train and test
+        accuracy (means), the distances and ``closer`` (``"train"``/``"test"``); values
+        whose model is not recorded are left out.
+    """
+    rows = []
+    for (experiment, model), paper in paper_values.items():
+        summary = summaries.get(experiment)
+        if summary is None or model not in summary.index:
+            continue
+        train, test = summary.loc[model, "final_train"], summary.loc[model, "final_test"]
+        rows.append({"experiment": experiment, "model": model, "paper": paper, "final_train": train, "final_test": test,
+                     "closer": "train" if abs(paper - train) < abs(paper - test) else "test"})
+    return pd.DataFrame(rows)

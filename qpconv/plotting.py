@@ -1,0 +1,184 @@
+"""The paper's Figs. 4-8 redrawn from recorded runs, one function per figure.
+
+Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8.
+
+Every figure takes the runs of one experiment (:func:`qpconv.experiments.load_runs`) and
+draws per-epoch curves in two panels, **train** (left: the epoch's mean over its
+training batches, in train mode) and **test** (right: the whole test set after the
+epoch, in eval mode). As in the paper, quantum models are solid lines and the
+classical model is dashed. With several seeds a line is the mean over seeds and the
+band around it spans one standard deviation (seaborn ``errorbar="sd"``); with one seed
+there is no band. Each figure carries a footnote saying which data copy, how many
+seeds and epochs, and which hardware produced it (:func:`describe_runs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from .experiments import metrics_table
+from .results import RunRecord
+
+__all__ = [
+    "describe_runs",
+    "figure_accuracy",
+    "figure_depth",
+    "figure_loss",
+    "runs_frame",
+]
+
+SPLITS = {"train": "train", "test": "test"}
+"""Panel titles by metric prefix."""
+DASHES = {"quantum": "", "classical": (5, 2)}
+"""Line style by model family: quantum solid, classical dashed, as in the paper."""
+MODEL_LABELS = {"classical": "classical 1x1"}
+
+
+def _model_label(model: str) -> str:
+    """``quantum-L3`` -> ``quantum, L = 3``; ``classical`` -> ``classical 1x1``."""
+    if model.startswith("quantum-L"):
+        return f"quantum, L = {model.removeprefix('quantum-L')}"
+    return MODEL_LABELS.get(model, model)
+
+
+def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """Runs as a long table for seaborn: one row per (run, epoch, split).
+
+    Book: Replicating Figs. 4-5.
+
+    Args:
+        runs: records from :func:`qpconv.experiments.load_runs`.
+
+    Returns:
+        Columns ``model`` (run folder name), ``label`` (legend text), ``family``
+        (``"quantum"``/``"classical"``), ``seed``, ``epoch``, ``split`` (``"train"``/
+        ``"test"``), ``loss`` and ``accuracy`` (percent).
+
+    Raises:
+        ValueError: ``runs`` is empty or none of them has a finished epoch.
+    """
+    rows = metrics_table(runs)
+    if not rows:
+        raise ValueError("no finished epoch in the given runs: nothing to plot (run `qpconv run ...` first)")
+    table = pd.DataFrame(rows)
+    frames = []
+    for split in SPLITS:
+        part = table[["model", "seed", "epoch"]].copy()
+        part["split"] = split
+        part["loss"] = table[f"{split}_loss"]
+        part["accuracy"] = 100 * table[f"{split}_acc"]
+        frames.append(part)
+    long = pd.concat(frames, ignore_index=True)
+    long["family"] = long["model"].map(lambda model: "quantum" if model.startswith("quantum") else "classical")
+    long["label"] = long["model"].map(_model_label)
+    return long
+
+
+def describe_runs(runs: Sequence[RunRecord]) -> str:
+    """One line of provenance for a caption: preset, data copy, seeds, epochs, hardware, completeness.
+
+    Book: Replicating Figs. 4-5.
+
+    Example: ``"full preset; data cifar10-jpeg-q75; seeds 0, 1, 2; 20 epochs; cpu: AMD EPYC, 1 torch threads"``.
+    """
+    if not runs:
+        return "no runs"
+    configs = [run.config for run in runs]
+    copies = sorted({config.get("dataset_copy", "?") for config in configs})
+    seeds = sorted({config["seed"] for config in configs})
+    epochs = sorted({len(run.metrics) for run in runs})
+    devices = sorted({config.get("device", "?") for config in configs})
+    presets = sorted({config.get("preset", "?") for config in configs})
+    incomplete = sum(not config.get("completed") for config in configs)
+    epoch_text = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
+    text = (
+        f"{'/'.join(presets)} preset; data {', '.join(copies)}; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; "
+        f"{epoch_text}; {' / '.join(devices)}"
+    )
+    return text + (f"; {incomplete} run(s) still in progress" if incomplete else "")
+
+
+def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -> Figure:
+    """Train and test panels of ``value`` per epoch, one line per model, bands over seeds."""
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    labels = list(dict.fromkeys(frame["label"]))
+    several_seeds = frame.groupby("model")["seed"].nunique().max() > 1
+    for ax, split in zip(axes, SPLITS):
+        sns.lineplot(
+            data=frame[frame["split"] == split],
+            x="epoch",
+            y=value,
+            hue="label",
+            hue_order=labels,
+            style="family",
+            dashes=DASHES,
+            palette=palette,
+            errorbar="sd" if several_seeds else None,
+            ax=ax,
+            legend=ax is axes[-1],
+        )
+        ax.set(title=f"{title}, {SPLITS[split]}", xlabel="epoch", ylabel=ylabel)
+    handles, legend_labels = axes[-1].get_legend_handles_labels()
+    keep = [(h, l) for h, l in zip(handles, legend_labels) if l in labels]
+    axes[-1].legend(*zip(*keep), frameon=False, fontsize=9)
+    return fig
+
+
+def _annotate(fig: Figure, runs: Sequence[RunRecord]) -> Figure:
+    fig.text(0.01, -0.02, describe_runs(runs), fontsize=8, color="0.35", ha="left", va="top")
+    fig.tight_layout()
+    return fig
+
+
+def _two_model_palette(frame: pd.DataFrame) -> dict[str, str]:
+    return {label: ("C0" if label.startswith("quantum") else "C3") for label in frame["label"].unique()}
+
+
+def figure_loss(runs: Sequence[RunRecord], dataset_title: str) -> Figure:
+    """Fig. 4 (Fashion-MNIST) or Fig. 6 (CIFAR-10): cross-entropy loss per epoch.
+
+    Book: Replicating Figs. 4-5.
+
+    Args:
+        runs: the experiment's runs (``fig4_5`` or ``fig6_7``).
+        dataset_title: e.g. ``"Fashion-MNIST"``, used in the panel titles.
+
+    Returns:
+        The figure: train loss (left) and test loss (right), quantum solid, classical dashed.
+    """
+    frame = runs_frame(runs)
+    return _annotate(_curves(frame, "loss", "cross-entropy loss", f"{dataset_title} loss", _two_model_palette(frame)), runs)
+
+
+def figure_accuracy(runs: Sequence[RunRecord], dataset_title: str) -> Figure:
+    """Fig. 5 (Fashion-MNIST) or Fig. 7 (CIFAR-10): accuracy per epoch, in percent.
+
+    Book: Replicating Figs. 4-5.
+
+    Returns:
+        The figure: train accuracy (left) and test accuracy (right).
+    """
+    frame = runs_frame(runs)
+    return _annotate(_curves(frame, "accuracy", "accuracy (%)", f"{dataset_title} accuracy", _two_model_palette(frame)), runs)
+
+
+def figure_depth(runs: Sequence[RunRecord]) -> Figure:
+    """Fig. 8: CIFAR-10 accuracy per epoch for 1-4 entangling blocks, classical dashed.
+
+    Book: Replicating Fig. 8.
+
+    Returns:
+        The figure: train accuracy (left) and test accuracy (right); quantum depths in a
+        sequential palette (darker = more blocks), the classical model dashed in grey.
+    """
+    frame = runs_frame(runs)
+    quantum = sorted(label for label in frame["label"].unique() if label.startswith("quantum"))
+    palette = dict(zip(quantum, sns.color_palette("viridis_r", len(quantum) + 1)[1:]))
+    palette.update({label: "0.3" for label in frame["label"].unique() if label not in palette})
+    return _annotate(_curves(frame, "accuracy", "accuracy (%)", "CIFAR-10 accuracy by depth", palette), runs)
