@@ -106,7 +106,7 @@ def describe_runs(runs: Sequence[RunRecord]) -> str:
 def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -> Figure:
     """Train and test panels of ``value`` per epoch, one line per model, bands over seeds."""
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)
     labels = list(dict.fromkeys(frame["label"]))
     several_seeds = frame.groupby("model")["seed"].nunique().max() > 1
     for ax, split in zip(axes, SPLITS):
