@@ -3,7 +3,7 @@
 Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8.
 
 Every figure takes the runs of one experiment (:func:`qpconv.experiments.load_runs`) and
-draws per-epoch curves in two panels, **train** (left: the epoch's mean over its
+draws per-epoch curves in two panels sharing the y axis, **train** (left: the epoch's mean over its
 training batches, in train mode) and **test** (right: the whole test set after the
 epoch, in eval mode). As in the paper, quantum models are solid lines and the
 classical model is dashed. With several seeds a line is the mean over seeds and the
