@@ -59,18 +59,20 @@ class _SignedSquares(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pixels: torch.Tensor, stacked: torch.Tensor, signs: torch.Tensor, n_circuits: int) -> torch.Tensor:
         width, n_qubits = signs.shape
+        dim = width // 2
         out = pixels.new_empty(pixels.shape[0], n_circuits, n_qubits)
         needs_grad = any(ctx.needs_input_grad[:2])
         keep = needs_grad and pixels.shape[0] * stacked.shape[0] * pixels.element_size() <= _KEEP_BYTES
         kept = pixels.new_empty(pixels.shape[0], stacked.shape[0]) if keep else None
         rows = _chunk_rows(pixels, stacked.shape[0])
-        squares = pixels.new_empty(min(rows, pixels.shape[0]), stacked.shape[0])
+        wire_signs = signs[:dim].T.contiguous()  # (n, 2**n): the z signs of one (real or imaginary) block
         for start in range(0, pixels.shape[0], rows):
             chunk = slice(start, start + rows)
             amplitudes = torch.mm(pixels[chunk], stacked.T, out=kept[chunk]) if keep else pixels[chunk] @ stacked.T
-            block = squares[: amplitudes.shape[0]]
-            torch.mul(amplitudes, amplitudes, out=block)
-            torch.mm(block.view(-1, width), signs, out=out[chunk].view(-1, n_qubits))
+            parts = amplitudes.view(-1, 2, dim)  # (pixels * circuits, real/imaginary, 2**n)
+            probabilities = torch.addcmul(parts[:, 0] * parts[:, 0], parts[:, 1], parts[:, 1])
+            # (n, 2**n) @ (2**n, M): a wide product, much faster on CPUs than the skinny (M, 2**n) @ (2**n, n)
+            out[chunk] = (wire_signs @ probabilities.T).T.reshape(-1, n_circuits, n_qubits)
         if needs_grad:
             ctx.save_for_backward(pixels, stacked, signs, kept)
         return out
@@ -81,13 +83,13 @@ class _SignedSquares(torch.autograd.Function):
         need_pixels, need_stacked = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_pixels = torch.empty_like(pixels) if need_pixels else None
         grad_stacked = torch.zeros_like(stacked) if need_stacked else None
-        grad_out = grad_out.contiguous()
+        grad_out = (2 * grad_out).contiguous()  # d(a^2)/da = 2a, folded into the small tensor
         rows = _chunk_rows(pixels, stacked.shape[0])
         for start in range(0, pixels.shape[0], rows):
             chunk = slice(start, start + rows)
             amplitudes = kept[chunk] if kept is not None else pixels[chunk] @ stacked.T
             grad_amplitudes = (grad_out[chunk].view(-1, signs.shape[1]) @ signs.T).view_as(amplitudes)
-            grad_amplitudes.mul_(amplitudes).mul_(2)
+            grad_amplitudes.mul_(amplitudes)
             if need_pixels:
                 torch.mm(grad_amplitudes, stacked, out=grad_pixels[chunk])
             if need_stacked:
