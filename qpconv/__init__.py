@@ -8,6 +8,15 @@ The package behind the book "Quantum Pointwise Convolution, replicated". Modules
 * :mod:`qpconv.layers`     ``QuantumPointwiseConv2d`` (chapter 5)
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference)
 * :mod:`qpconv.bench`      the speed benchmark (chapter 6)
+* :mod:`qpconv.data`       Fashion-MNIST and CIFAR-10: download, offline preparation, loaders (chapter 7)
+* :mod:`qpconv.models`     the paper's hybrid CNN and its classical twin, Fig. 3 (chapter 7)
+* :mod:`qpconv.diagrams`   block diagrams of the models, Fig. 3 (chapter 7)
+* :mod:`qpconv.training`   the paper's training recipe, resumable (chapter 7)
+* :mod:`qpconv.results`    atomic result files and their layout (replication)
+* :mod:`qpconv.experiments` the paper's experiments, presets and the runner (replication)
+* :mod:`qpconv.plotting`   Figs. 4-8 from recorded runs (replication)
+* :mod:`qpconv.claims`     the paper's claims checked against the runs (replication)
+* :mod:`qpconv.cli`        the ``qpconv`` command
 """
 
 from .circuits import ANSATZE, circuit_columns
