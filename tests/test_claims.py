@@ -84,3 +84,11 @@ def test_which_accuracy_the_paper_plotted():
     assert table.to_dict("records") == [
         {"experiment": "fig6_7", "model": "quantum-L3", "paper": 90.0, "final_train": 91.0, "final_test": 78.0, "closer": "train"}
     ]
+
+
+def test_single_seed_comparisons_are_marked_provisional():
+    one = summarise([record("quantum-L3", 0, [99], [93]), record("classical", 0, [99], [92])])
+    row = check_claims(one, summarise([]), summarise([])).iloc[1]
+    assert row["verdict"] == "holds" and row["measured"].endswith("one seed only, so no spread: provisional")
+    three = summarise([record(m, s, [99], [t + s / 10]) for m, t in (("quantum-L3", 93), ("classical", 90)) for s in range(3)])
+    assert "provisional" not in check_claims(three, summarise([]), summarise([])).iloc[1]["measured"]
