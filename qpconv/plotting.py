@@ -32,8 +32,8 @@ __all__ = [
     "runs_frame",
 ]
 
-SPLITS = {"train": "train", "test": "test"}
-"""Panel titles by metric prefix."""
+SPLITS = ("train", "test")
+"""Metric prefixes, one panel each, left to right; also the panel titles' suffixes."""
 DASHES = {"quantum": "", "classical": (5, 2)}
 """Line style by model family: quantum solid, classical dashed, as in the paper."""
 MODEL_LABELS = {"classical": "classical 1x1"}
@@ -123,7 +123,7 @@ def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -
             ax=ax,
             legend=ax is axes[-1],
         )
-        ax.set(title=f"{title}, {SPLITS[split]}", xlabel="epoch", ylabel=ylabel)
+        ax.set(title=f"{title}, {split}", xlabel="epoch", ylabel=ylabel)
     handles, legend_labels = axes[-1].get_legend_handles_labels()
     keep = [(h, l) for h, l in zip(handles, legend_labels) if l in labels]
     axes[-1].legend(*zip(*keep), frameon=False, fontsize=9)
