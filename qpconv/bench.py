@@ -43,7 +43,7 @@ class BenchConfig:
     batch: int = 128
     height: int = 7
     width: int = 7
-    repeats: int = 5
+    repeats: int = 10
     shift_pixels: int = 2
 
     @property

@@ -141,10 +141,23 @@ def _circuit_centric(weights: torch.Tensor) -> list[Stage]:
     return stages
 
 
+def _kron_pair(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+    """Batched Kronecker product of square ``(K, p, p)`` and ``(K, q, q)`` -> ``(K, p*q, p*q)``."""
+    k, p, q = left.shape[0], left.shape[1], right.shape[1]
+    # an outer product as a matrix product: its backward is two matrix products, much faster
+    # than the strided reductions of a broadcast product's backward
+    outer = left.reshape(k, p * p, 1) @ right.reshape(k, 1, q * q)
+    return outer.view(k, p, p, q, q).transpose(2, 3).reshape(k, p * q, p * q)
+
+
 def _kron(gates: torch.Tensor) -> torch.Tensor:
     """``(K, n, 2, 2)`` -> ``(K, 2**n, 2**n)``: ``gates[:, 0] (x) gates[:, 1] (x) ...`` (wire 0 most significant)."""
+    n_qubits = gates.shape[1]
+    if n_qubits > 3:
+        half = n_qubits // 2
+        return _kron_pair(_kron(gates[:, :half]), _kron(gates[:, half:]))
     matrix = gates[:, 0]
-    for wire in range(1, gates.shape[1]):
+    for wire in range(1, n_qubits):
         k, a, b = matrix.shape
         matrix = (matrix[:, :, None, :, None] * gates[:, wire, None, :, None, :]).reshape(k, 2 * a, 2 * b)
     return matrix
@@ -159,11 +172,20 @@ def _apply_wire_by_wire(state: torch.Tensor, gates: torch.Tensor) -> torch.Tenso
     return state
 
 
-def _run_stages(stages: list[Stage], state: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """Apply ``stages`` in order to a ``(K, 2**n, C)`` complex block of column states."""
+def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> torch.Tensor:
+    """Apply ``stages`` in order to ``identity``, the ``(K, 2**n, C)`` leading identity columns."""
+    dense = n_qubits <= _KRON_MAX_QUBITS
+    if dense:  # the Kronecker matrices of all local stages at once: a few large operations
+        local_gates = [value for kind, value in stages if kind == "local"]
+        krons = iter(_kron(torch.cat(local_gates)).split(identity.shape[0]))
+    state = identity
     for kind, value in stages:
-        if kind == "local":
-            state = _kron(value) @ state if n_qubits <= _KRON_MAX_QUBITS else _apply_wire_by_wire(state, value)
+        if kind == "local" and not dense:
+            state = _apply_wire_by_wire(state, value)
+        elif kind == "local":
+            # a product with the identity's leading columns is a slice (saves the largest product)
+            kron = next(krons)
+            state = kron[..., : identity.shape[-1]] if state is identity else kron @ state
         elif kind == "permute":
             state = state[:, value]
         else:

@@ -7,7 +7,7 @@ import pennylane as qml
 import pytest
 import torch
 
-from qpconv.encoding import MAX_QUBITS, amplitude_encode, qubits_for_channels
+from qpconv.encoding import MAX_QUBITS, amplitude_encode, check_finite, qubits_for_channels
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,10 @@ def test_non_finite_input_is_rejected(bad):
     x[2] = bad
     with pytest.raises(ValueError, match=r"input contains 1 NaN or infinite value"):
         amplitude_encode(x)
+
+
+def test_large_finite_input_whose_sum_overflows_is_accepted():
+    check_finite(torch.full((4,), 3e38))  # the fast check's sum is inf; the values are finite
 
 
 def test_register_too_small_is_rejected():

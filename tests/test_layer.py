@@ -99,7 +99,7 @@ class LayerContract:
 
 
 class TestLayerCPU(LayerContract):
-    def test_chunked_and_recomputed_paths_agree(self, monkeypatch):
+    def test_chunked_and_kept_amplitude_paths_agree(self, monkeypatch):
         layer = self.layer(20, 15, n_layers=2, dtype=torch.float64)
         pixels = torch.randn(1000, 20, dtype=torch.float64, requires_grad=True)
 
@@ -109,11 +109,11 @@ class TestLayerCPU(LayerContract):
             return (out.detach(), *grads)
 
         reference = value_and_grads()
-        monkeypatch.setattr(qpconv.simulation, "_CHUNK_BYTES", 4096)  # many small chunks
+        monkeypatch.setattr(qpconv.simulation, "_CHUNK_BYTES_PER_THREAD", 2048)  # many small chunks
         chunked = value_and_grads()
-        monkeypatch.setattr(qpconv.simulation, "_KEEP_BYTES", 0)  # recompute amplitudes in backward
-        recomputed = value_and_grads()
-        for a, b, c in zip(reference, chunked, recomputed):
+        monkeypatch.setattr(qpconv.simulation, "_CPU_KEEP_BYTES", 2**30)  # keep amplitudes for backward
+        kept = value_and_grads()
+        for a, b, c in zip(reference, chunked, kept):
             torch.testing.assert_close(a, b)
             torch.testing.assert_close(a, c)
 
