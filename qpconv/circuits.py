@@ -41,6 +41,8 @@ from typing import Callable
 
 import torch
 
+from .registry import lookup
+
 __all__ = ["ANSATZE", "Ansatz", "get_ansatz", "entangler_pairs", "circuit_columns"]
 
 
@@ -220,10 +222,7 @@ ANSATZE: dict[str, Ansatz] = {
 
 def get_ansatz(name: str) -> Ansatz:
     """Look up an ansatz by name; ``ValueError`` listing the valid names otherwise."""
-    try:
-        return ANSATZE[name]
-    except KeyError:
-        raise ValueError(f"unknown ansatz {name!r}; expected one of {sorted(ANSATZE)}") from None
+    return lookup(ANSATZE, name, "ansatz")
 
 
 def circuit_columns(ansatz: str | Ansatz, weights: torch.Tensor, n_columns: int | None = None) -> torch.Tensor:

@@ -50,6 +50,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchvision import datasets
 from torchvision.datasets.utils import extract_archive
 
+from .registry import lookup
 from .results import atomic_write
 
 __all__ = [
@@ -166,9 +167,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     Raises:
         ValueError: ``name`` is not one of :data:`DATASETS`.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list(DATASETS)}")
-    return DATASETS[name]
+    return lookup(DATASETS, name, "dataset")
 
 
 def resolve_data_root(root: str | os.PathLike | None = None) -> Path:

@@ -30,6 +30,7 @@ from torch.utils.data import TensorDataset
 
 from .data import LoadedDataset, load_dataset, make_loaders, stratified_subset
 from .models import HybridCNN, build_model, parameter_summary
+from .registry import lookup
 from .results import RunRecord, describe_device, library_versions, read_run, recorded_seeds, run_path, write_run
 from .training import LEARNING_RATE, resolve_device, seed_everything, train
 
@@ -198,9 +199,7 @@ def get_experiment(name: str) -> Experiment:
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; expected one of {list(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
+    return lookup(EXPERIMENTS, name, "experiment")
 
 
 def get_preset(name: str) -> Preset:
@@ -211,9 +210,7 @@ def get_preset(name: str) -> Preset:
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; expected one of {list(PRESETS)}")
-    return PRESETS[name]
+    return lookup(PRESETS, name, "preset")
 
 
 def validate_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:

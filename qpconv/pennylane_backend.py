@@ -21,6 +21,7 @@ import pennylane as qml
 import torch
 
 from .circuits import entangler_pairs
+from .registry import lookup
 
 __all__ = ["apply_ansatz", "apply_circuit", "build_qnode", "pennylane_expectations"]
 
@@ -51,9 +52,7 @@ _TEMPLATES: dict[str, Callable] = {
 
 def apply_ansatz(ansatz: str, weights, wires: list[int]) -> None:
     """Queue the gates of ``ansatz`` with one circuit's weights ``(L, n, p)`` on ``wires``."""
-    if ansatz not in _TEMPLATES:
-        raise ValueError(f"unknown ansatz {ansatz!r}; expected one of {sorted(_TEMPLATES)}")
-    _TEMPLATES[ansatz](weights, wires)
+    lookup(_TEMPLATES, ansatz, "ansatz")(weights, wires)
 
 
 def apply_circuit(ansatz: str, inputs, weights, n_qubits: int) -> list:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import functools
 import http.server
+import importlib.util
 import json
 import os
 import re
@@ -59,19 +60,11 @@ CHAPTERS = [
 
 
 def _toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key) or []:
-                    walk(child)
-
-    walk(toc)
-    return files
+    """The table of contents' files, read the way ``scripts/build_book.py`` reads them."""
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    return build_book.toc_files(ROOT / "_toc.yml")
 
 
 def _load(path: Path) -> dict:
