@@ -28,6 +28,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from . import cpu_kernels
 from .layers import QuantumPointwiseConv2d
 
 __all__ = ["BenchConfig", "BenchRow", "run_benchmark", "format_table", "main"]
@@ -148,7 +149,8 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
     Returns:
         ``(rows, summary)``; ``summary`` holds ``gemm_gflops`` (measured peak),
         ``exact_gflops`` and ``fraction_of_peak`` (exact float32 forward+backward) and
-        ``speedup_vs_pennylane`` (against the best PennyLane forward+backward).
+        ``speedup_vs_pennylane`` (against the best PennyLane forward+backward), and
+        ``cpu_kernels`` (whether the fused CPU kernels of :mod:`qpconv.cpu_kernels` ran).
     """
     config = config or (QUICK if quick else BenchConfig())
     torch.manual_seed(0)
@@ -189,6 +191,7 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         "n_circuits": layer.n_circuits,
         "pixels": config.pixels,
         "threads": torch.get_num_threads(),
+        "cpu_kernels": cpu_kernels.load() is not None,
     }
     return rows, summary
 
@@ -204,7 +207,8 @@ def format_table(rows: list[BenchRow], summary: dict[str, float]) -> str:
     lines += [
         "",
         f"layer: {int(summary['n_qubits'])} qubits, {int(summary['n_circuits'])} circuits, "
-        f"{int(summary['pixels'])} pixels, {int(summary['threads'])} threads",
+        f"{int(summary['pixels'])} pixels, {int(summary['threads'])} threads, "
+        f"fused CPU kernels: {'yes' if summary['cpu_kernels'] else 'no (plain PyTorch path)'}",
         f"measured float32 GEMM peak (2048^3):     {summary['gemm_gflops']:8.1f} GFLOP/s",
         f"exact float32 forward+backward:          {summary['exact_gflops']:8.1f} GFLOP/s "
         f"= {100 * summary['fraction_of_peak']:.0f}% of peak (3 matrix products of 2*P*C_in*2*K*2^n flops)",

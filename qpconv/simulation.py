@@ -13,33 +13,41 @@ first ``C`` columns: padding contributes nothing), an elementwise square, and a
 small reduction against the ``z`` signs. Normalisation is applied to the
 output (dividing by ``||x||^2``), which is cheaper than normalising the input.
 
-On the CPU the pixels are processed in chunks whose amplitudes fit in cache,
-so the elementwise work runs on cached data and the matrix products run near
-the machine's peak (``qpconv bench`` measures it). For the same reason the CPU
-backward pass recomputes each chunk's amplitudes ``U x`` instead of keeping
-them: one more matrix product on cached data is cheaper than writing all
-amplitudes to memory in the forward pass and reading them back (measured: about
-10% faster at the benchmark's reference size), and the layer then keeps only its
-input and the ``[A; B]`` matrix, as little as a classical 1x1 convolution. On
-other devices, where memory is fast and the whole batch is one chunk, the
-amplitudes are kept for backward up to ``_KEEP_BYTES`` and recomputed beyond.
+The pixels are processed in chunks whose amplitudes fit in cache, so the
+elementwise work runs on cached data and the matrix products run near the
+machine's peak (``qpconv bench`` measures it). On the CPU the fused kernels of
+:mod:`qpconv.cpu_kernels` give each thread whole chunks and do the elementwise
+work in one pass; where they cannot be compiled, the same chunked algorithm
+runs as plain PyTorch operations. For the same reason the CPU backward pass
+recomputes each chunk's amplitudes ``U x`` instead of keeping them: one more
+matrix product on cached data is cheaper than writing all amplitudes to memory
+in the forward pass and reading them back (measured: about 10% faster at the
+benchmark's reference size), and the layer then keeps only its input and the
+``[A; B]`` matrix, as little as a classical 1x1 convolution. On other devices,
+where memory is fast and the whole batch is one chunk, the amplitudes are kept
+for backward up to ``_KEEP_BYTES`` and recomputed beyond.
 """
 
 from __future__ import annotations
 
 import torch
 
+from . import cpu_kernels
+
 __all__ = ["z_signs", "pauli_z_expectations", "stacked_real_columns"]
 
-_CHUNK_BYTES_PER_THREAD = 512 * 2**10
-"""Amplitudes per CPU thread in one chunk: each thread's share stays in its core's private L2
-cache, which neighbours on a shared machine cannot evict (the shared L3 they can)."""
+_CHUNK_BYTES_PER_THREAD = 2**20
+"""Amplitudes per CPU thread in one chunk: they stay in the core's private L2 cache, which
+neighbours on a shared machine cannot evict (the shared L3 they can)."""
 
 _KEEP_BYTES = 256 * 2**20
 """Off the CPU, amplitudes up to this size are kept for backward; larger ones are recomputed."""
 
 _CPU_KEEP_BYTES = 0
 """On the CPU, amplitudes are always recomputed in backward (see the module docstring)."""
+
+_KERNEL_DTYPES = (torch.float32, torch.float64)
+"""Dtypes the fused CPU kernels handle; others take the plain PyTorch path."""
 
 
 def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
@@ -55,15 +63,62 @@ def stacked_real_columns(columns: torch.Tensor) -> torch.Tensor:
     return torch.cat([columns.real, columns.imag], dim=1).reshape(n_circuits * 2 * dim, channels)
 
 
-def _chunk_rows(pixels: torch.Tensor, width: int) -> int:
+def _chunk_rows(pixels: torch.Tensor, width: int, threads: int) -> int:
+    """Pixels per chunk of ``width`` amplitudes each, for a chunk shared by ``threads`` CPU threads."""
     if pixels.device.type != "cpu":
         return max(1, pixels.shape[0])
-    chunk_bytes = _CHUNK_BYTES_PER_THREAD * torch.get_num_threads()
-    return max(64, chunk_bytes // (width * pixels.element_size()))
+    return max(16 * threads, _CHUNK_BYTES_PER_THREAD * threads // (width * pixels.element_size()))
+
+
+@torch.library.custom_op("qpconv::cpu_expectations", mutates_args=(), device_types="cpu")
+def _cpu_expectations(pixels: torch.Tensor, stacked: torch.Tensor, n_qubits: int, rows: int) -> torch.Tensor:
+    """Normalised ``<Z_i>``, ``(P, K * n)``, by the fused CPU kernels, ``rows`` pixels per chunk and thread."""
+    return cpu_kernels.load().expectations(pixels, stacked, n_qubits, rows)
+
+
+@_cpu_expectations.register_fake
+def _(pixels: torch.Tensor, stacked: torch.Tensor, n_qubits: int, rows: int) -> torch.Tensor:
+    return pixels.new_empty(pixels.shape[0], stacked.shape[0] // (2 << n_qubits) * n_qubits)
+
+
+@torch.library.custom_op("qpconv::cpu_expectations_backward", mutates_args=(), device_types="cpu")
+def _cpu_expectations_backward(
+    pixels: torch.Tensor,
+    stacked: torch.Tensor,
+    out: torch.Tensor,
+    grad: torch.Tensor,
+    n_qubits: int,
+    rows: int,
+    need_pixels: bool,
+    need_stacked: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of the pixels and of ``stacked`` (each empty when not needed) given ``out`` and its gradient."""
+    grads = cpu_kernels.load().expectations_backward(pixels, stacked, out, grad.contiguous(), n_qubits, rows, need_pixels, need_stacked)
+    return tuple(pixels.new_empty(0) if g is None else g for g in grads)
+
+
+@_cpu_expectations_backward.register_fake
+def _(pixels, stacked, out, grad, n_qubits, rows, need_pixels, need_stacked):
+    return (torch.empty_like(pixels) if need_pixels else pixels.new_empty(0)), (torch.empty_like(stacked) if need_stacked else stacked.new_empty(0))
+
+
+def _save_for_cpu_backward(ctx, inputs, output) -> None:
+    pixels, stacked, ctx.n_qubits, ctx.rows = inputs
+    ctx.save_for_backward(pixels, stacked, output)
+
+
+def _cpu_backward(ctx, grad: torch.Tensor):
+    pixels, stacked, out = ctx.saved_tensors
+    need_pixels, need_stacked = ctx.needs_input_grad[:2]
+    grad_pixels, grad_stacked = _cpu_expectations_backward(pixels, stacked, out, grad, ctx.n_qubits, ctx.rows, need_pixels, need_stacked)
+    return (grad_pixels if need_pixels else None), (grad_stacked if need_stacked else None), None, None
+
+
+_cpu_expectations.register_autograd(_cpu_backward, setup_context=_save_for_cpu_backward)
 
 
 class _SignedSquares(torch.autograd.Function):
-    """``out[p, k, i] = sum_j (pixels[p] . stacked[k, j])**2 * signs[j, i]``, chunked over pixels."""
+    """``out[p, k, i] = sum_j (pixels[p] . stacked[k, j])**2 * signs[j, i]``, chunked over pixels, in PyTorch operations."""
 
     @staticmethod
     def forward(ctx, pixels: torch.Tensor, stacked: torch.Tensor, signs: torch.Tensor, n_circuits: int) -> torch.Tensor:
@@ -75,7 +130,7 @@ class _SignedSquares(torch.autograd.Function):
         keep_limit = _CPU_KEEP_BYTES if pixels.device.type == "cpu" else _KEEP_BYTES
         keep = needs_grad and amplitude_bytes <= keep_limit
         kept = pixels.new_empty(pixels.shape[0], stacked.shape[0]) if keep else None
-        rows = _chunk_rows(pixels, stacked.shape[0])
+        rows = _chunk_rows(pixels, stacked.shape[0], torch.get_num_threads())
         wire_signs = signs[:dim].T.contiguous()  # (n, 2**n): the z signs of one (real or imaginary) block
         for start in range(0, pixels.shape[0], rows):
             chunk = slice(start, start + rows)
@@ -95,7 +150,7 @@ class _SignedSquares(torch.autograd.Function):
         grad_pixels = torch.empty_like(pixels) if need_pixels else None
         grad_stacked = torch.zeros_like(stacked) if need_stacked else None
         grad_out = (2 * grad_out).contiguous()  # d(a^2)/da = 2a, folded into the small tensor
-        rows = _chunk_rows(pixels, stacked.shape[0])
+        rows = _chunk_rows(pixels, stacked.shape[0], torch.get_num_threads())
         for start in range(0, pixels.shape[0], rows):
             chunk = slice(start, start + rows)
             amplitudes = kept[chunk] if kept is not None else pixels[chunk] @ stacked.T
@@ -121,9 +176,14 @@ def pauli_z_expectations(pixels: torch.Tensor, columns: torch.Tensor) -> torch.T
     """
     n_circuits, dim, _ = columns.shape
     n_qubits = dim.bit_length() - 1
-    signs = z_signs(n_qubits, pixels.dtype, pixels.device).repeat(2, 1)  # (2 * 2**n, n): real and imaginary rows
     pixels = pixels.contiguous()
-    unnormalised = _SignedSquares.apply(pixels, stacked_real_columns(columns), signs, n_circuits)
+    stacked = stacked_real_columns(columns)
+    kernels = cpu_kernels.load() if pixels.device.type == "cpu" and pixels.dtype in _KERNEL_DTYPES else None
+    if kernels is not None:
+        rows = _chunk_rows(pixels, stacked.shape[0], threads=1)
+        return _cpu_expectations(pixels, stacked, n_qubits, rows).view(-1, n_circuits, n_qubits)
+    signs = z_signs(n_qubits, pixels.dtype, pixels.device).repeat(2, 1)  # (2 * 2**n, n): real and imaginary rows
+    unnormalised = _SignedSquares.apply(pixels, stacked, signs, n_circuits)
     squared_norm = pixels.square().sum(dim=1)
     safe = torch.where(squared_norm > 0, squared_norm, torch.ones_like(squared_norm))
     return unnormalised / safe.reshape(-1, 1, 1)

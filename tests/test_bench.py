@@ -14,4 +14,4 @@ def test_quick_benchmark_prints_every_row(capsys):
         "PennyLane default.qubit, per pixel, parameter-shift",
     ):
         assert out.count(method) == 2, method
-    assert "GFLOP/s" in out and "% of peak" in out and "extrapolated" in out
+    assert "GFLOP/s" in out and "% of peak" in out and "extrapolated" in out and "fused CPU kernels: " in out

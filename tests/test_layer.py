@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-import qpconv.simulation
+import qpconv
 from qpconv import QuantumPointwiseConv2d
 from qpconv.simulation import pauli_z_expectations
 
@@ -99,24 +99,6 @@ class LayerContract:
 
 
 class TestLayerCPU(LayerContract):
-    def test_chunked_and_kept_amplitude_paths_agree(self, monkeypatch):
-        layer = self.layer(20, 15, n_layers=2, dtype=torch.float64)
-        pixels = torch.randn(1000, 20, dtype=torch.float64, requires_grad=True)
-
-        def value_and_grads():
-            out = layer.expectations(pixels)
-            grads = torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).view_as(out).double()).sum(), (pixels, layer.weights))
-            return (out.detach(), *grads)
-
-        reference = value_and_grads()
-        monkeypatch.setattr(qpconv.simulation, "_CHUNK_BYTES_PER_THREAD", 2048)  # many small chunks
-        chunked = value_and_grads()
-        monkeypatch.setattr(qpconv.simulation, "_CPU_KEEP_BYTES", 2**30)  # keep amplitudes for backward
-        kept = value_and_grads()
-        for a, b, c in zip(reference, chunked, kept):
-            torch.testing.assert_close(a, b)
-            torch.testing.assert_close(a, c)
-
     def test_torch_compile(self):
         layer = self.layer(8, 6, n_layers=2)
         x = torch.randn(2, 8, 3, 3)

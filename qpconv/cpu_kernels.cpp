@@ -1,0 +1,187 @@
+// Fused CPU kernels of the exact simulation (book chapter 6, "Gradients"; Python side: qpconv/cpu_kernels.py).
+//
+// Conventions, as in qpconv/simulation.py:
+//   pixels   (P, C)                real, contiguous: one unnormalised channel vector per row;
+//   stacked  (K * 2 * 2**n, C)     real, contiguous: every circuit's [A; B], the real and imaginary
+//                                  parts of the first C columns of its unitary U = A + iB;
+//   expectations (P, K * n)        [p, k * n + i] = <Z_i> of circuit k on pixel p
+//                                  = sum_j |(U_k x_p)_j|^2 z_i(j) / |x_p|^2 (0 for an all-zero pixel),
+//                                  with z_i(j) = +1 or -1 as bit i of j (wire 0 = most significant) is 0 or 1.
+//
+// The pixels are cut into chunks of `rows` rows. Each thread takes whole chunks, one after the
+// other from a shared counter (a stalled core on a shared machine holds no one back), and runs
+// a chunk's matrix product and its elementwise work back to back while the chunk's amplitudes
+// are in that core's cache. No thread waits for another until the end. Matrix products called
+// inside ATen's parallel region run on the calling thread alone.
+
+#include <torch/extension.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+namespace {
+
+// Calls body(slot, chunk) once for every chunk in [0, chunks); `slot` < threads names the calling thread's scratch space.
+template <typename Body>
+void for_each_chunk(int64_t chunks, int64_t threads, const Body& body) {
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, threads, 1, [&](int64_t slot, int64_t /*end*/) {
+    at::NoGradGuard no_grad;  // grad mode is thread-local, and on by default in a worker thread
+    for (int64_t chunk = next++; chunk < chunks; chunk = next++) body(slot, chunk);
+  });
+}
+
+// For each of `count` rows of 2 * dim amplitudes [real | imaginary]:
+// out[r * n + i] = sum_j (re_j^2 + im_j^2) z_i(j). `folded` is scratch space of dim values.
+template <typename T>
+void signed_square_sums(const T* amplitudes, int64_t count, int64_t dim, int64_t n, T* out, T* folded) {
+  for (int64_t r = 0; r < count; ++r) {
+    const T* re = amplitudes + r * 2 * dim;
+    const T* im = re + dim;
+    T* row_out = out + r * n;
+    for (int64_t j = 0; j < dim; ++j) folded[j] = re[j] * re[j] + im[j] * im[j];
+    // Wire i is the leading bit of what is left: sum the upper half (bit 1), then fold it onto the lower half.
+    for (int64_t i = 0, half = dim / 2; i < n; ++i, half /= 2) {
+      T upper = 0;
+#pragma omp simd reduction(+ : upper)
+      for (int64_t j = 0; j < half; ++j) upper += folded[half + j];
+      for (int64_t j = 0; j < half; ++j) folded[j] += folded[half + j];
+      row_out[i] = upper;
+    }
+    const T total = folded[0];
+    for (int64_t i = 0; i < n; ++i) row_out[i] = total - 2 * row_out[i];
+  }
+}
+
+// For each of `count` rows: multiplies both halves of the row's 2 * dim amplitudes by
+// w_j = sum_i grad[r * n + i] z_i(j), in place. `weights` is scratch space of dim values.
+template <typename T>
+void scale_by_signed_grads(T* amplitudes, const T* grad, int64_t count, int64_t dim, int64_t n, T* weights) {
+  for (int64_t r = 0; r < count; ++r) {
+    const T* g = grad + r * n;
+    T total = 0;
+    for (int64_t i = 0; i < n; ++i) total += g[i];
+    weights[0] = total;
+    // Bit b of j belongs to wire n - 1 - b; setting it turns that wire's z from +1 to -1.
+    for (int64_t b = 0, size = 1; b < n; ++b, size *= 2) {
+      const T flip = 2 * g[n - 1 - b];
+      for (int64_t j = 0; j < size; ++j) weights[size + j] = weights[j] - flip;
+    }
+    T* re = amplitudes + r * 2 * dim;
+    T* im = re + dim;
+    for (int64_t j = 0; j < dim; ++j) {
+      re[j] *= weights[j];
+      im[j] *= weights[j];
+    }
+  }
+}
+
+// 1 / |x|^2 of each of `count` rows of `channels` values (1 for an all-zero row, whose outputs and gradients are 0).
+template <typename T>
+void inverse_squared_norms(const T* pixels, int64_t count, int64_t channels, T* out) {
+  for (int64_t p = 0; p < count; ++p) {
+    const T* x = pixels + p * channels;
+    T squared = 0;
+#pragma omp simd reduction(+ : squared)
+    for (int64_t c = 0; c < channels; ++c) squared += x[c] * x[c];
+    out[p] = squared > 0 ? T(1) / squared : T(1);
+  }
+}
+
+void check_operands(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
+  TORCH_CHECK(pixels.device().is_cpu() && stacked.device().is_cpu(), "qpconv cpu kernels: tensors must be on the CPU");
+  TORCH_CHECK(pixels.dim() == 2 && stacked.dim() == 2, "qpconv cpu kernels: pixels and stacked must be 2-D");
+  TORCH_CHECK(pixels.is_contiguous() && stacked.is_contiguous(), "qpconv cpu kernels: pixels and stacked must be contiguous");
+  TORCH_CHECK(pixels.scalar_type() == stacked.scalar_type(), "qpconv cpu kernels: pixels and stacked differ in dtype");
+  TORCH_CHECK(stacked.size(1) == pixels.size(1), "qpconv cpu kernels: stacked has ", stacked.size(1), " columns, pixels have ",
+              pixels.size(1), " channels");
+  TORCH_CHECK(n_qubits >= 1 && n_qubits < 31 && stacked.size(0) % (int64_t{2} << n_qubits) == 0,
+              "qpconv cpu kernels: stacked rows must be a multiple of 2 * 2**n_qubits");
+  TORCH_CHECK(rows >= 1, "qpconv cpu kernels: rows must be positive");
+}
+
+}  // namespace
+
+// <Z_i> of every circuit on every pixel, (P, K * n): see the conventions at the top of this file.
+torch::Tensor expectations(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
+  check_operands(pixels, stacked, n_qubits, rows);
+  const int64_t count = pixels.size(0), channels = pixels.size(1), width = stacked.size(0), dim = int64_t{1} << n_qubits;
+  const int64_t outputs = width / (2 * dim) * n_qubits, chunks = (count + rows - 1) / rows;
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
+  auto out = at::empty({count, outputs}, pixels.options());
+  auto scratch = at::empty({threads, std::min(rows, count), width}, pixels.options());
+  const auto stacked_t = stacked.t();
+  AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations", [&] {
+    for_each_chunk(chunks, threads, [&](int64_t slot, int64_t chunk) {
+      const int64_t start = chunk * rows, length = std::min(rows, count - start);
+      auto amplitudes = scratch[slot].narrow(0, 0, length);
+      at::mm_out(amplitudes, pixels.narrow(0, start, length), stacked_t);
+      std::vector<scalar_t> folded(dim), inverse_norms(length);
+      scalar_t* chunk_out = out.data_ptr<scalar_t>() + start * outputs;
+      signed_square_sums(amplitudes.data_ptr<scalar_t>(), length * outputs / n_qubits, dim, n_qubits, chunk_out, folded.data());
+      inverse_squared_norms(pixels.data_ptr<scalar_t>() + start * channels, length, channels, inverse_norms.data());
+      for (int64_t p = 0; p < length; ++p)
+        for (int64_t o = 0; o < outputs; ++o) chunk_out[p * outputs + o] *= inverse_norms[p];
+    });
+  });
+  return out;
+}
+
+// Backward of expectations, given its output `out` and the gradient `grad` of the loss with respect to it,
+// both (P, K * n). With q = |x|^2 and S = q * out:
+//   dL/dx = (1/q) sum_i grad_i dS_i/dx - (2/q) (sum_i grad_i out_i) x,   dL/dstacked = (1/q) sum_i grad_i dS_i/dstacked,
+// and dS_i/da = 2 a z_i for every amplitude a. Returns (grad of pixels or None, grad of stacked or None).
+std::tuple<torch::Tensor, torch::Tensor> expectations_backward(const torch::Tensor& pixels, const torch::Tensor& stacked,
+                                                               const torch::Tensor& out, const torch::Tensor& grad,
+                                                               int64_t n_qubits, int64_t rows, bool need_pixels,
+                                                               bool need_stacked) {
+  check_operands(pixels, stacked, n_qubits, rows);
+  const int64_t count = pixels.size(0), channels = pixels.size(1), width = stacked.size(0), dim = int64_t{1} << n_qubits;
+  const int64_t outputs = width / (2 * dim) * n_qubits, chunks = (count + rows - 1) / rows;
+  for (const auto* tensor : {&out, &grad})
+    TORCH_CHECK(tensor->is_contiguous() && tensor->scalar_type() == pixels.scalar_type() && tensor->dim() == 2 &&
+                    tensor->size(0) == count && tensor->size(1) == outputs,
+                "qpconv cpu kernels: out and grad must be contiguous (P, K * n) tensors of the pixels' dtype");
+  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
+  torch::Tensor grad_pixels = need_pixels ? at::empty_like(pixels) : torch::Tensor();
+  torch::Tensor partial = need_stacked ? at::zeros({threads, width, channels}, pixels.options()) : torch::Tensor();
+  auto scratch = at::empty({threads, std::min(rows, count), width}, pixels.options());
+  const auto stacked_t = stacked.t();
+  AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations_backward", [&] {
+    for_each_chunk(chunks, threads, [&](int64_t slot, int64_t chunk) {
+      const int64_t start = chunk * rows, length = std::min(rows, count - start);
+      const auto chunk_pixels = pixels.narrow(0, start, length);
+      const scalar_t* x = pixels.data_ptr<scalar_t>() + start * channels;
+      const scalar_t* g = grad.data_ptr<scalar_t>() + start * outputs;
+      const scalar_t* y = out.data_ptr<scalar_t>() + start * outputs;
+      std::vector<scalar_t> weights(dim), inverse_norms(length), scaled(length * outputs);
+      inverse_squared_norms(x, length, channels, inverse_norms.data());
+      for (int64_t p = 0; p < length; ++p)
+        for (int64_t o = 0; o < outputs; ++o) scaled[p * outputs + o] = 2 * inverse_norms[p] * g[p * outputs + o];
+      auto amplitudes = scratch[slot].narrow(0, 0, length);
+      at::mm_out(amplitudes, chunk_pixels, stacked_t);  // recomputed in cache: cheaper than keeping them
+      scale_by_signed_grads(amplitudes.data_ptr<scalar_t>(), scaled.data(), length * outputs / n_qubits, dim, n_qubits,
+                            weights.data());
+      if (need_pixels) {
+        auto chunk_grad = grad_pixels.narrow(0, start, length);
+        at::mm_out(chunk_grad, amplitudes, stacked);
+        scalar_t* dx = chunk_grad.data_ptr<scalar_t>();
+        for (int64_t p = 0; p < length; ++p) {
+          scalar_t overlap = 0;
+          for (int64_t o = 0; o < outputs; ++o) overlap += g[p * outputs + o] * y[p * outputs + o];
+          const scalar_t radial = 2 * inverse_norms[p] * overlap;
+          for (int64_t c = 0; c < channels; ++c) dx[p * channels + c] -= radial * x[p * channels + c];
+        }
+      }
+      if (need_stacked) partial[slot].addmm_(amplitudes.t(), chunk_pixels);
+    });
+  });
+  return {grad_pixels, need_stacked ? partial.sum(0) : torch::Tensor()};
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("expectations", &expectations, "<Z_i> of every circuit on every pixel, (P, K * n)");
+  m.def("expectations_backward", &expectations_backward, "Backward of expectations");
+}
