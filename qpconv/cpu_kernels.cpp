@@ -23,16 +23,6 @@
 
 namespace {
 
-// Calls body(slot, chunk) once for every chunk in [0, chunks); `slot` < threads names the calling thread's scratch space.
-template <typename Body>
-void for_each_chunk(int64_t chunks, int64_t threads, const Body& body) {
-  std::atomic<int64_t> next{0};
-  at::parallel_for(0, threads, 1, [&](int64_t slot, int64_t /*end*/) {
-    at::NoGradGuard no_grad;  // grad mode is thread-local, and on by default in a worker thread
-    for (int64_t chunk = next++; chunk < chunks; chunk = next++) body(slot, chunk);
-  });
-}
-
 // For each of `count` rows of 2 * dim amplitudes [real | imaginary]:
 // out[r * n + i] = sum_j (re_j^2 + im_j^2) z_i(j). `folded` is scratch space of dim values.
 template <typename T>
@@ -102,28 +92,59 @@ void check_operands(const torch::Tensor& pixels, const torch::Tensor& stacked, i
   TORCH_CHECK(rows >= 1, "qpconv cpu kernels: rows must be positive");
 }
 
+// The sizes of one call, and how its pixels are cut into chunks.
+struct Plan {
+  int64_t count, channels, width, dim, outputs, rows, chunks, threads;
+};
+
+Plan make_plan(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
+  check_operands(pixels, stacked, n_qubits, rows);
+  Plan plan{};
+  plan.count = pixels.size(0);
+  plan.channels = pixels.size(1);
+  plan.width = stacked.size(0);
+  plan.dim = int64_t{1} << n_qubits;
+  plan.outputs = plan.width / (2 * plan.dim) * n_qubits;
+  plan.rows = rows;
+  plan.chunks = (plan.count + rows - 1) / rows;
+  plan.threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), plan.chunks));
+  return plan;
+}
+
+// Calls body(slot, start, length, amplitudes) once for every chunk of pixels [start, start + length), where
+// `amplitudes` (length, width) = pixels[start : start + length] @ stacked^T, computed by the calling thread
+// into its own scratch space (so the body works on cached data), and `slot` < plan.threads names that thread.
+template <typename Body>
+void for_each_chunk(const Plan& plan, const torch::Tensor& pixels, const torch::Tensor& stacked, const Body& body) {
+  auto scratch = at::empty({plan.threads, std::min(plan.rows, plan.count), plan.width}, pixels.options());
+  const auto stacked_t = stacked.t();
+  std::atomic<int64_t> next{0};
+  at::parallel_for(0, plan.threads, 1, [&](int64_t slot, int64_t /*end*/) {
+    at::NoGradGuard no_grad;  // grad mode is thread-local, and on by default in a worker thread
+    for (int64_t chunk = next++; chunk < plan.chunks; chunk = next++) {
+      const int64_t start = chunk * plan.rows, length = std::min(plan.rows, plan.count - start);
+      auto amplitudes = scratch[slot].narrow(0, 0, length);
+      at::mm_out(amplitudes, pixels.narrow(0, start, length), stacked_t);
+      body(slot, start, length, amplitudes);
+    }
+  });
+}
+
 }  // namespace
 
 // <Z_i> of every circuit on every pixel, (P, K * n): see the conventions at the top of this file.
 torch::Tensor expectations(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
-  check_operands(pixels, stacked, n_qubits, rows);
-  const int64_t count = pixels.size(0), channels = pixels.size(1), width = stacked.size(0), dim = int64_t{1} << n_qubits;
-  const int64_t outputs = width / (2 * dim) * n_qubits, chunks = (count + rows - 1) / rows;
-  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
-  auto out = at::empty({count, outputs}, pixels.options());
-  auto scratch = at::empty({threads, std::min(rows, count), width}, pixels.options());
-  const auto stacked_t = stacked.t();
+  const Plan plan = make_plan(pixels, stacked, n_qubits, rows);
+  auto out = at::empty({plan.count, plan.outputs}, pixels.options());
   AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations", [&] {
-    for_each_chunk(chunks, threads, [&](int64_t slot, int64_t chunk) {
-      const int64_t start = chunk * rows, length = std::min(rows, count - start);
-      auto amplitudes = scratch[slot].narrow(0, 0, length);
-      at::mm_out(amplitudes, pixels.narrow(0, start, length), stacked_t);
-      std::vector<scalar_t> folded(dim), inverse_norms(length);
-      scalar_t* chunk_out = out.data_ptr<scalar_t>() + start * outputs;
-      signed_square_sums(amplitudes.data_ptr<scalar_t>(), length * outputs / n_qubits, dim, n_qubits, chunk_out, folded.data());
-      inverse_squared_norms(pixels.data_ptr<scalar_t>() + start * channels, length, channels, inverse_norms.data());
+    for_each_chunk(plan, pixels, stacked, [&](int64_t /*slot*/, int64_t start, int64_t length, const torch::Tensor& amplitudes) {
+      std::vector<scalar_t> folded(plan.dim), inverse_norms(length);
+      scalar_t* chunk_out = out.data_ptr<scalar_t>() + start * plan.outputs;
+      signed_square_sums(amplitudes.data_ptr<scalar_t>(), length * plan.outputs / n_qubits, plan.dim, n_qubits, chunk_out,
+                         folded.data());
+      inverse_squared_norms(pixels.data_ptr<scalar_t>() + start * plan.channels, length, plan.channels, inverse_norms.data());
       for (int64_t p = 0; p < length; ++p)
-        for (int64_t o = 0; o < outputs; ++o) chunk_out[p * outputs + o] *= inverse_norms[p];
+        for (int64_t o = 0; o < plan.outputs; ++o) chunk_out[p * plan.outputs + o] *= inverse_norms[p];
     });
   });
   return out;
@@ -137,32 +158,25 @@ std::tuple<torch::Tensor, torch::Tensor> expectations_backward(const torch::Tens
                                                                const torch::Tensor& out, const torch::Tensor& grad,
                                                                int64_t n_qubits, int64_t rows, bool need_pixels,
                                                                bool need_stacked) {
-  check_operands(pixels, stacked, n_qubits, rows);
-  const int64_t count = pixels.size(0), channels = pixels.size(1), width = stacked.size(0), dim = int64_t{1} << n_qubits;
-  const int64_t outputs = width / (2 * dim) * n_qubits, chunks = (count + rows - 1) / rows;
+  const Plan plan = make_plan(pixels, stacked, n_qubits, rows);
+  const int64_t channels = plan.channels, outputs = plan.outputs;
   for (const auto* tensor : {&out, &grad})
     TORCH_CHECK(tensor->is_contiguous() && tensor->scalar_type() == pixels.scalar_type() && tensor->dim() == 2 &&
-                    tensor->size(0) == count && tensor->size(1) == outputs,
+                    tensor->size(0) == plan.count && tensor->size(1) == outputs,
                 "qpconv cpu kernels: out and grad must be contiguous (P, K * n) tensors of the pixels' dtype");
-  const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), chunks));
   torch::Tensor grad_pixels = need_pixels ? at::empty_like(pixels) : torch::Tensor();
-  torch::Tensor partial = need_stacked ? at::zeros({threads, width, channels}, pixels.options()) : torch::Tensor();
-  auto scratch = at::empty({threads, std::min(rows, count), width}, pixels.options());
-  const auto stacked_t = stacked.t();
+  torch::Tensor partial = need_stacked ? at::zeros({plan.threads, plan.width, channels}, pixels.options()) : torch::Tensor();
   AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations_backward", [&] {
-    for_each_chunk(chunks, threads, [&](int64_t slot, int64_t chunk) {
-      const int64_t start = chunk * rows, length = std::min(rows, count - start);
-      const auto chunk_pixels = pixels.narrow(0, start, length);
+    // The amplitudes are recomputed chunk by chunk, in cache: cheaper than keeping them from the forward pass.
+    for_each_chunk(plan, pixels, stacked, [&](int64_t slot, int64_t start, int64_t length, const torch::Tensor& amplitudes) {
       const scalar_t* x = pixels.data_ptr<scalar_t>() + start * channels;
       const scalar_t* g = grad.data_ptr<scalar_t>() + start * outputs;
       const scalar_t* y = out.data_ptr<scalar_t>() + start * outputs;
-      std::vector<scalar_t> weights(dim), inverse_norms(length), scaled(length * outputs);
+      std::vector<scalar_t> weights(plan.dim), inverse_norms(length), scaled(length * outputs);
       inverse_squared_norms(x, length, channels, inverse_norms.data());
       for (int64_t p = 0; p < length; ++p)
         for (int64_t o = 0; o < outputs; ++o) scaled[p * outputs + o] = 2 * inverse_norms[p] * g[p * outputs + o];
-      auto amplitudes = scratch[slot].narrow(0, 0, length);
-      at::mm_out(amplitudes, chunk_pixels, stacked_t);  // recomputed in cache: cheaper than keeping them
-      scale_by_signed_grads(amplitudes.data_ptr<scalar_t>(), scaled.data(), length * outputs / n_qubits, dim, n_qubits,
+      scale_by_signed_grads(amplitudes.data_ptr<scalar_t>(), scaled.data(), length * outputs / n_qubits, plan.dim, n_qubits,
                             weights.data());
       if (need_pixels) {
         auto chunk_grad = grad_pixels.narrow(0, start, length);
@@ -175,7 +189,7 @@ std::tuple<torch::Tensor, torch::Tensor> expectations_backward(const torch::Tens
           for (int64_t c = 0; c < channels; ++c) dx[p * channels + c] -= radial * x[p * channels + c];
         }
       }
-      if (need_stacked) partial[slot].addmm_(amplitudes.t(), chunk_pixels);
+      if (need_stacked) partial[slot].addmm_(amplitudes.t(), pixels.narrow(0, start, length));
     });
   });
   return {grad_pixels, need_stacked ? partial.sum(0) : torch::Tensor()};
