@@ -9,7 +9,7 @@ summaries into the claims table, each claim with the paper's value, what was mea
 and a verdict, by the rules below. Accuracies are in percent.
 
 Verdict rules (``noise`` is the seed spread of a difference, ``sqrt(sd_a^2 + sd_b^2)``
-of the final test accuracies; 0 with one seed):
+of the final test accuracies; 0 with one seed, where there is no spread):
 
 * a level ("quantum > 95 %", "quantum ~ 90 %"): **holds** when the final *test*
   accuracy meets it, **partly** when only the final *train* accuracy does, **does not
@@ -33,7 +33,7 @@ import pandas as pd
 
 from .results import RunRecord
 
-__all__ = ["APPROX_POINTS", "Claim", "accuracy_the_paper_plotted", "check_claims", "summarise"]
+__all__ = ["APPROX_POINTS", "Claim", "accuracy_table", "accuracy_the_paper_plotted", "check_claims", "mean_and_spread", "quantum_versus_classical", "summarise"]
 
 APPROX_POINTS = 3.0
 """How close (percentage points) a measured accuracy must be to count as "~ v"."""
@@ -53,7 +53,7 @@ def summarise(runs: Sequence[RunRecord], completed_only: bool = True) -> pd.Data
     Returns:
         Indexed by ``model``; columns ``seeds``, ``epochs``, for each of
         ``final_train``, ``final_test``, ``best_train``, ``best_test`` a mean (that name)
-        and ``<name>_sd`` (percent; sd 0 with one seed), ``parameters``,
+        and ``<name>_sd`` (percent; sd 0 with one seed, which has no spread), ``parameters``,
         ``quantum_parameters`` and ``hours`` (mean wall hours per run). Empty when no run
         qualifies.
     """
@@ -111,16 +111,28 @@ class Claim:
     verdict: str
 
 
+def mean_and_spread(mean: float, sd: float, seeds: int, digits: int = 1) -> str:
+    """``"mean ± sd"`` over seeds, or the bare value for a single seed (which has no spread).
+
+    Book: The paper's claims, checked.
+    """
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if seeds > 1 else f"{mean:.{digits}f}"
+
+
+def _seeds(count: int) -> str:
+    return f"{count} seed" if count == 1 else f"{count} seeds"
+
+
 def _pm(summary: pd.DataFrame, model: str, measure: str) -> str:
     row = summary.loc[model]
-    return f"{row[measure]:.1f} ± {row[f'{measure}_sd']:.1f}"
+    return mean_and_spread(row[measure], row[f"{measure}_sd"], int(row["seeds"]), digits=2)
 
 
 def _accuracies(summary: pd.DataFrame, model: str) -> str:
     return (
         f"{model}: final train {_pm(summary, model, 'final_train')}, test {_pm(summary, model, 'final_test')}; "
         f"best train {_pm(summary, model, 'best_train')}, test {_pm(summary, model, 'best_test')} "
-        f"({int(summary.loc[model, 'seeds'])} seed(s))"
+        f"({_seeds(int(summary.loc[model, 'seeds']))})"
     )
 
 
@@ -144,7 +156,7 @@ def _comparison(difference: float, noise: float) -> str:
 
 def _provisional(summary: pd.DataFrame, *models: str) -> str:
     """A warning for the measured text when a compared model has a single seed (no spread)."""
-    return "; one seed only, so no spread: provisional" if min(summary.loc[m, "seeds"] for m in models) < 2 else ""
+    return " (one seed only, so no spread: provisional)" if min(summary.loc[m, "seeds"] for m in models) < 2 else ""
 
 
 def _has(summary: pd.DataFrame, *models: str) -> bool:
@@ -168,8 +180,8 @@ def _two_model_claims(summary: pd.DataFrame, source: str, dataset: str, quantum_
     if _has(summary, "quantum-L3", "classical"):
         difference, noise = _difference(summary, "quantum-L3", "classical")
         train = summary.loc["quantum-L3", "final_train"] - summary.loc["classical", "final_train"]
-        measured = f"final test difference {difference:+.1f} points (seed spread {noise:.1f}); final train {train:+.1f}"
-        measured += _provisional(summary, "quantum-L3", "classical")
+        spread = _provisional(summary, "quantum-L3", "classical") or f" (seed spread {noise:.2f})"
+        measured = f"final test difference {difference:+.2f} points{spread}; final train {train:+.2f}"
         claims.append(Claim(source, statement, comparison_paper, measured, _comparison(difference, noise)))
     else:
         claims.append(Claim(source, statement, comparison_paper, "", MISSING))
@@ -190,22 +202,24 @@ def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     depths = [f"quantum-L{n}" for n in (1, 2, 3, 4)]
     best_statement = "CIFAR-10: four entangling blocks give the most accurate model"
     above_statement = "CIFAR-10: every quantum depth beats the classical model (~70 %)"
-    if not _has(summary, *depths, "classical"):
-        return [Claim("Fig. 8", best_statement, "L = 4 best", "", MISSING),
-                Claim("Fig. 8", above_statement, "all above ~70 %", "", MISSING)]
+    names = {model: f"L{model[-1]}" for model in depths} | {"classical": "classical"}
+    recorded = [model for model in names if _has(summary, model)]
+    measured = "final test: " + ", ".join(f"{names[m]} {_pm(summary, m, 'final_test')}" for m in recorded)
+    if len(recorded) < len(names):
+        missing = "not recorded yet: " + ", ".join(names[m] for m in names if m not in recorded)
+        text = f"{measured}; {missing}" if recorded else missing
+        return [Claim("Fig. 8", best_statement, "L = 4 best", text, MISSING),
+                Claim("Fig. 8", above_statement, "all above ~70 %", text, MISSING)]
     tests = {model: summary.loc[model, "final_test"] for model in depths}
     best = max(tests, key=tests.get)
-    measured = "final test: " + ", ".join(f"L{m[-1]} {_pm(summary, m, 'final_test')}" for m in depths)
     gap, noise = _difference(summary, "quantum-L4", best) if best != "quantum-L4" else (0.0, 0.0)
     best_verdict = HOLDS if best == "quantum-L4" else (PARTLY if gap >= -noise else FAILS)
     verdicts = [_comparison(*_difference(summary, model, "classical")) for model in depths]
     above_verdict = HOLDS if all(v == HOLDS for v in verdicts) else (FAILS if all(v == FAILS for v in verdicts) else PARTLY)
-    classical = f"classical {_pm(summary, 'classical', 'final_test')}; " + ", ".join(
-        f"L{m[-1]} {v}" for m, v in zip(depths, verdicts)
-    )
     caveat = _provisional(summary, *depths, "classical")
-    return [Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best L{best[-1]}{caveat}", best_verdict),
-            Claim("Fig. 8", above_statement, "all above ~70 %", classical + caveat, above_verdict)]
+    above = measured + "; above classical: " + ", ".join(f"{names[m]} {v}" for m, v in zip(depths, verdicts))
+    return [Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best {names[best]}{caveat}", best_verdict),
+            Claim("Fig. 8", above_statement, "all above ~70 %", above + caveat, above_verdict)]
 
 
 def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame) -> pd.DataFrame:
@@ -258,3 +272,60 @@ def accuracy_the_paper_plotted(paper_values: dict[tuple[str, str], float], summa
         rows.append({"experiment": experiment, "model": model, "paper": paper, "final_train": train, "final_test": test,
                      "closer": "train" if abs(paper - train) < abs(paper - test) else "test"})
     return pd.DataFrame(rows)
+
+
+def accuracy_table(summaries: pd.DataFrame | dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Recorded models as display text: accuracies, seeds, sizes, hours.
+
+    Book: The paper's claims, checked.
+
+    Args:
+        summaries: one experiment's :func:`summarise`, or ``{experiment: summarise(...)}``
+            for several (empty summaries are left out).
+
+    Returns:
+        Indexed by ``model``, or by ``(experiment, model)`` for a dict; columns
+        ``final_train``, ``final_test``, ``best_train``, ``best_test`` (percent,
+        ``"mean ± sd"``, or the bare value for one seed), ``seeds``, ``parameters``,
+        ``quantum angles`` and ``hours per run``. Empty when nothing is recorded.
+    """
+    if isinstance(summaries, pd.DataFrame):
+        table = accuracy_table({"": summaries})
+        return table.droplevel("experiment") if len(table) else table
+    recorded = {experiment: summary for experiment, summary in summaries.items() if len(summary)}
+    if not recorded:
+        return pd.DataFrame()
+    table = pd.concat(recorded, names=["experiment"])
+    shown = pd.DataFrame(index=table.index)
+    for measure in MEASURES:
+        shown[measure] = [mean_and_spread(m, s, n, digits=2)
+                          for m, s, n in zip(table[measure], table[f"{measure}_sd"], table["seeds"])]
+    shown["seeds"] = table["seeds"].astype(int)
+    shown["parameters"] = table["parameters"].map("{:,.0f}".format)
+    shown["quantum angles"] = table["quantum_parameters"].map("{:,.0f}".format)
+    shown["hours per run"] = table["hours"].round(2)
+    return shown
+
+
+def quantum_versus_classical(summary: pd.DataFrame, quantum: str = "quantum-L3", classical: str = "classical") -> str:
+    """Two lines comparing the final test and final train accuracies of two models of a summary.
+
+    Book: Replicating Figs. 4-5: Fashion-MNIST.
+
+    Args:
+        summary: :func:`summarise` of one experiment.
+        quantum, classical: the two models compared (``quantum - classical``).
+
+    Returns:
+        ``"final test: quantum a %, classical b %, difference +d points"`` and the same
+        for training, or a line saying which model is not recorded yet.
+    """
+    absent = [model for model in (quantum, classical) if model not in summary.index]
+    if absent:
+        return "no complete run of " + " and ".join(absent) + " is recorded yet"
+    q, c = summary.loc[quantum], summary.loc[classical]
+    return "\n".join(
+        f"final {split}: quantum {q[f'final_{split}']:.2f} %, classical {c[f'final_{split}']:.2f} %, "
+        f"difference {q[f'final_{split}'] - c[f'final_{split}']:+.2f} points"
+        for split in ("test", "train")
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qpconv.claims import accuracy_the_paper_plotted, check_claims, summarise
+from qpconv.claims import accuracy_table, accuracy_the_paper_plotted, check_claims, mean_and_spread, quantum_versus_classical, summarise
 from qpconv.results import RunRecord
 
 
@@ -78,6 +78,43 @@ def test_depth_claims():
     assert verdicts(check_claims(summarise([]), summarise([]), runs(76)))[above] == "partly"  # L1 is below
 
 
+def test_depth_claims_with_some_depths_recorded_show_them_but_give_no_verdict():
+    partial = summarise([record("quantum-L1", 0, [90], [75.3]), record("quantum-L3", 0, [90], [76.4]),
+                         record("classical", 0, [90], [74.5])])
+    rows = check_claims(summarise([]), summarise([]), partial).iloc[5:7]
+    assert set(rows["verdict"]) == {"not measured"}
+    assert set(rows["measured"]) == {"final test: L1 75.30, L3 76.40, classical 74.50; not recorded yet: L2, L4"}
+
+
+def test_mean_and_spread_shows_no_spread_for_one_seed():
+    assert mean_and_spread(76.41, 0.0, seeds=1) == "76.4"
+    assert mean_and_spread(93.04, 0.031, seeds=2, digits=2) == "93.04 ± 0.03"
+    one = summarise([record("quantum-L3", 0, [94.5], [76.4]), record("classical", 0, [91.8], [74.5])])
+    measured = check_claims(summarise([]), one, summarise([])).iloc[2]["measured"]
+    assert measured == "quantum-L3: final train 94.50, test 76.40; best train 94.50, test 76.40 (1 seed)"
+
+
+def test_accuracy_table_lists_every_recorded_model():
+    fashion = summarise([record("quantum-L3", s, [99], [93 + s]) for s in range(2)])
+    cifar = summarise([record("classical", 0, [91.8], [74.49], parameters=674346)])
+    table = accuracy_table({"fig4_5": fashion, "fig6_7": cifar, "fig8": summarise([])})
+    assert list(table.index) == [("fig4_5", "quantum-L3"), ("fig6_7", "classical")]
+    assert table.loc[("fig4_5", "quantum-L3"), "final_test"] == "93.50 ± 0.71"
+    assert table.loc[("fig6_7", "classical"), "final_test"] == "74.49"
+    assert table.loc[("fig6_7", "classical"), "parameters"] == "674,346"
+    assert table.loc[("fig4_5", "quantum-L3"), "hours per run"] == 0.5
+    assert accuracy_table({"fig8": summarise([])}).empty and accuracy_table(summarise([])).empty
+    assert list(accuracy_table(fashion).index) == ["quantum-L3"]
+
+
+def test_quantum_versus_classical():
+    summary = summarise([record("quantum-L3", 0, [94.5], [76.4]), record("classical", 0, [91.8], [74.5])])
+    assert quantum_versus_classical(summary) == (
+        "final test: quantum 76.40 %, classical 74.50 %, difference +1.90 points\n"
+        "final train: quantum 94.50 %, classical 91.80 %, difference +2.70 points")
+    assert quantum_versus_classical(summary.loc[["classical"]]) == "no complete run of quantum-L3 is recorded yet"
+
+
 def test_which_accuracy_the_paper_plotted():
     summary = summarise([record("quantum-L3", 0, [91], [78])])
     table = accuracy_the_paper_plotted({("fig6_7", "quantum-L3"): 90.0, ("fig6_7", "classical"): 80.0}, {"fig6_7": summary})
@@ -89,6 +126,7 @@ def test_which_accuracy_the_paper_plotted():
 def test_single_seed_comparisons_are_marked_provisional():
     one = summarise([record("quantum-L3", 0, [99], [93]), record("classical", 0, [99], [92])])
     row = check_claims(one, summarise([]), summarise([])).iloc[1]
-    assert row["verdict"] == "holds" and row["measured"].endswith("one seed only, so no spread: provisional")
+    assert row["verdict"] == "holds" and row["measured"].startswith("final test difference +1.00 points (one seed only, so no spread: provisional)")
     three = summarise([record(m, s, [99], [t + s / 10]) for m, t in (("quantum-L3", 93), ("classical", 90)) for s in range(3)])
-    assert "provisional" not in check_claims(three, summarise([]), summarise([])).iloc[1]["measured"]
+    measured = check_claims(three, summarise([]), summarise([])).iloc[1]["measured"]
+    assert "provisional" not in measured and measured.startswith("final test difference +3.00 points (seed spread 0.14)")
