@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .experiments import metrics_table
 from .results import RunRecord
@@ -108,6 +109,7 @@ def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)
     labels = list(dict.fromkeys(frame["label"]))
+    family = dict(zip(frame["label"], frame["family"]))
     several_seeds = frame.groupby("model")["seed"].nunique().max() > 1
     for ax, split in zip(axes, SPLITS):
         sns.lineplot(
@@ -116,22 +118,22 @@ def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -
             y=value,
             hue="label",
             hue_order=labels,
-            style="family",
-            dashes=DASHES,
+            style="label",
+            style_order=labels,
+            dashes={label: DASHES[family[label]] for label in labels},
             palette=palette,
             errorbar="sd" if several_seeds else None,
             ax=ax,
             legend=ax is axes[-1],
         )
         ax.set(title=f"{title}, {split}", xlabel="epoch", ylabel=ylabel)
-    handles, legend_labels = axes[-1].get_legend_handles_labels()
-    keep = [(h, l) for h, l in zip(handles, legend_labels) if l in labels]
-    axes[-1].legend(*zip(*keep), frameon=False, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1].legend(frameon=False, fontsize=10)
     return fig
 
 
 def _annotate(fig: Figure, runs: Sequence[RunRecord]) -> Figure:
-    fig.text(0.01, -0.02, describe_runs(runs), fontsize=8, color="0.35", ha="left", va="top")
+    fig.text(0.01, -0.02, describe_runs(runs), fontsize=10, color="0.35", ha="left", va="top")
     fig.tight_layout()
     return fig
 

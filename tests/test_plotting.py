@@ -60,7 +60,9 @@ def test_two_model_figures_have_train_and_test_panels_solid_and_dashed_lines_and
         styles = sorted(line.get_linestyle() for line in lines)
         assert styles == ["-", "--"], styles
         assert len(ax.collections) == 2  # one band per model (three seeds)
-    assert [t.get_text() for t in axes[1].get_legend().get_texts()] == ["quantum, L = 3", "classical 1x1"]
+    legend = axes[1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["quantum, L = 3", "classical 1x1"]
+    assert [line.get_linestyle() for line in legend.get_lines()] == ["-", "--"]  # the legend shows the dashes too
     assert any("seeds 0, 1, 2" in t.get_text() for t in fig.texts)
 
 
@@ -72,7 +74,8 @@ def test_one_seed_has_no_band():
 def test_depth_figure_has_one_line_per_depth_and_a_dashed_classical():
     runs = [record(f"quantum-L{n}", 0) for n in (1, 2, 3, 4)] + [record("classical", 0)]
     fig = figure_depth(runs)
-    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
-    assert legend == ["quantum, L = 1", "quantum, L = 2", "quantum, L = 3", "quantum, L = 4", "classical 1x1"]
+    legend = fig.axes[1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["quantum, L = 1", "quantum, L = 2", "quantum, L = 3", "quantum, L = 4", "classical 1x1"]
+    assert [line.get_linestyle() for line in legend.get_lines()] == ["-", "-", "-", "-", "--"]
     lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 3]
     assert sorted(line.get_linestyle() for line in lines) == ["-", "-", "-", "-", "--"]
