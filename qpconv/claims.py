@@ -290,20 +290,21 @@ def accuracy_table(summaries: pd.DataFrame | dict[str, pd.DataFrame]) -> pd.Data
         ``quantum angles`` and ``hours per run``. Empty when nothing is recorded.
     """
     if isinstance(summaries, pd.DataFrame):
-        table = accuracy_table({"": summaries})
-        return table.droplevel("experiment") if len(table) else table
-    recorded = {experiment: summary for experiment, summary in summaries.items() if len(summary)}
-    if not recorded:
-        return pd.DataFrame()
-    table = pd.concat(recorded, names=["experiment"])
-    shown = pd.DataFrame(index=table.index)
+        return _as_display_text(summaries) if len(summaries) else pd.DataFrame()
+    recorded = {experiment: _as_display_text(summary) for experiment, summary in summaries.items() if len(summary)}
+    return pd.concat(recorded, names=["experiment"]) if recorded else pd.DataFrame()
+
+
+def _as_display_text(summary: pd.DataFrame) -> pd.DataFrame:
+    """One non-empty :func:`summarise` as the display columns of :func:`accuracy_table`, same index."""
+    shown = pd.DataFrame(index=summary.index)
     for measure in MEASURES:
         shown[measure] = [mean_and_spread(m, s, n, digits=2)
-                          for m, s, n in zip(table[measure], table[f"{measure}_sd"], table["seeds"])]
-    shown["seeds"] = table["seeds"].astype(int)
-    shown["parameters"] = table["parameters"].map("{:,.0f}".format)
-    shown["quantum angles"] = table["quantum_parameters"].map("{:,.0f}".format)
-    shown["hours per run"] = table["hours"].round(2)
+                          for m, s, n in zip(summary[measure], summary[f"{measure}_sd"], summary["seeds"])]
+    shown["seeds"] = summary["seeds"].astype(int)
+    shown["parameters"] = summary["parameters"].map("{:,.0f}".format)
+    shown["quantum angles"] = summary["quantum_parameters"].map("{:,.0f}".format)
+    shown["hours per run"] = summary["hours"].round(2)
     return shown
 
 
