@@ -16,7 +16,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[book,test]"
+	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
 system-deps:
@@ -26,11 +26,16 @@ system-deps:
 data: venv
 	$(PY) -m qpconv data get fashion-mnist cifar10
 
+# Lint, types, unit and source tests; then nbval executes every notebook once and saves it,
+# the book is built from those executions, and the rendered pages are checked in Chromium.
 test: system-deps venv data
-	$(PY) -m pytest tests -k "not rendered"
-	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks/
-	$(PY) scripts/build_book.py --preset quick
-	$(PY) -m pytest tests/test_book.py -k rendered
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(PY) -m pytest tests --ignore=tests/test_book_rendered.py
+	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks/ --executed-notebooks _build/executed
+	$(PY) scripts/build_book.py --no-execute
+	$(PY) -m pytest tests/test_book_rendered.py
 
 # The executable book: run every notebook with papermill (PRESET=quick|full), then
 # build the HTML with warnings as errors; prints where index.html is.

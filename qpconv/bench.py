@@ -20,6 +20,7 @@ not a test.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from torch import nn
 from . import cpu_kernels
 from .layers import QuantumPointwiseConv2d
 
-__all__ = ["BenchConfig", "BenchRow", "run_benchmark", "format_table", "main"]
+__all__ = ["BenchConfig", "BenchRow", "BenchSummary", "format_table", "main", "run_benchmark"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,32 @@ class BenchRow:
     @property
     def us_per_pixel(self) -> float:
         return self.seconds / self.pixels * 1e6
+
+
+@dataclass(frozen=True)
+class BenchSummary:
+    """What a benchmark run found, besides its rows.
+
+    Attributes:
+        gemm_gflops: measured float32 ``2048^3`` matrix-product throughput (the peak).
+        exact_gflops: the exact float32 layer's forward+backward throughput (3 matrix products).
+        fraction_of_peak: ``exact_gflops / gemm_gflops``.
+        speedup_vs_pennylane: best PennyLane forward+backward time over the exact float32 one
+            (``None`` without PennyLane: ``pip install 'qpconv[pennylane]'``).
+        n_qubits, n_circuits, pixels: the benchmarked layer and batch.
+        threads: torch CPU threads.
+        cpu_kernels: whether the fused CPU kernels of :mod:`qpconv.cpu_kernels` ran.
+    """
+
+    gemm_gflops: float
+    exact_gflops: float
+    fraction_of_peak: float
+    speedup_vs_pennylane: float | None
+    n_qubits: int
+    n_circuits: int
+    pixels: int
+    threads: int
+    cpu_kernels: bool
 
 
 def _best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05) -> float:
@@ -139,7 +166,7 @@ def _parameter_shift_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) ->
     ]
 
 
-def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], dict[str, float]]:
+def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], BenchSummary]:
     """Run every measurement of the table.
 
     Args:
@@ -147,10 +174,7 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         quick: smaller batch and fewer repeats, for the book's quick mode and CI.
 
     Returns:
-        ``(rows, summary)``; ``summary`` holds ``gemm_gflops`` (measured peak),
-        ``exact_gflops`` and ``fraction_of_peak`` (exact float32 forward+backward) and
-        ``speedup_vs_pennylane`` (against the best PennyLane forward+backward), and
-        ``cpu_kernels`` (whether the fused CPU kernels of :mod:`qpconv.cpu_kernels` ran).
+        ``(rows, summary)``, see :class:`BenchSummary`.
     """
     config = config or (QUICK if quick else BenchConfig())
     torch.manual_seed(0)
@@ -164,39 +188,40 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
     peak = max(peak_before, gemm_gflops(repeats=config.repeats))
     classical = nn.Conv2d(config.in_channels, config.out_channels, 1, bias=False)
     rows += _time_module("classical nn.Conv2d 1x1 (float32)", classical, torch.randn(shape, requires_grad=True), config.repeats)
-    broadcast = QuantumPointwiseConv2d(
-        config.in_channels, config.out_channels, config.n_layers, backend="pennylane", diff_method="backprop"
-    )
-    broadcast.load_state_dict(layer.state_dict())
-    rows += _time_module(
-        "PennyLane default.qubit, broadcast, backprop",
-        broadcast,
-        torch.randn(shape, requires_grad=True),
-        1,
-        "float32 inputs, all pixels in one broadcast QNode call per circuit",
-    )
-    rows += _parameter_shift_rows(config, broadcast)
+    if importlib.util.find_spec("pennylane") is not None:
+        broadcast = QuantumPointwiseConv2d(
+            config.in_channels, config.out_channels, config.n_layers, backend="pennylane", diff_method="backprop"
+        )
+        broadcast.load_state_dict(layer.state_dict())
+        rows += _time_module(
+            "PennyLane default.qubit, broadcast, backprop",
+            broadcast,
+            torch.randn(shape, requires_grad=True),
+            1,
+            "float32 inputs, all pixels in one broadcast QNode call per circuit",
+        )
+        rows += _parameter_shift_rows(config, broadcast)
 
     exact = next(r for r in rows if r.method == "qpconv exact (float32)" and r.pass_ == "forward+backward")
-    best_pennylane = min(r.seconds for r in rows if r.method.startswith("PennyLane") and r.pass_ == "forward+backward")
+    pennylane = [r.seconds for r in rows if r.method.startswith("PennyLane") and r.pass_ == "forward+backward"]
     n_qubits = layer.n_qubits
     flops = 3 * 2 * config.pixels * config.in_channels * 2 * layer.n_circuits * 2**n_qubits
     exact_gflops = flops / exact.seconds / 1e9
-    summary = {
-        "gemm_gflops": peak,
-        "exact_gflops": exact_gflops,
-        "fraction_of_peak": exact_gflops / peak,
-        "speedup_vs_pennylane": best_pennylane / exact.seconds,
-        "n_qubits": n_qubits,
-        "n_circuits": layer.n_circuits,
-        "pixels": config.pixels,
-        "threads": torch.get_num_threads(),
-        "cpu_kernels": cpu_kernels.load() is not None,
-    }
+    summary = BenchSummary(
+        gemm_gflops=peak,
+        exact_gflops=exact_gflops,
+        fraction_of_peak=exact_gflops / peak,
+        speedup_vs_pennylane=min(pennylane) / exact.seconds if pennylane else None,
+        n_qubits=n_qubits,
+        n_circuits=layer.n_circuits,
+        pixels=config.pixels,
+        threads=torch.get_num_threads(),
+        cpu_kernels=cpu_kernels.available(),
+    )
     return rows, summary
 
 
-def format_table(rows: list[BenchRow], summary: dict[str, float]) -> str:
+def format_table(rows: list[BenchRow], summary: BenchSummary) -> str:
     """Render the rows and summary as a fixed-width text table."""
     exact = {r.pass_: r.seconds for r in rows if r.method == "qpconv exact (float32)"}
     header = f"{'method':<52} {'pass':<17} {'us/pixel':>12} {'x exact fp32':>13}  note"
@@ -206,13 +231,15 @@ def format_table(rows: list[BenchRow], summary: dict[str, float]) -> str:
         lines.append(f"{r.method:<52} {r.pass_:<17} {r.us_per_pixel:>12.3f} {ratio:>13.1f}  {r.note}")
     lines += [
         "",
-        f"layer: {int(summary['n_qubits'])} qubits, {int(summary['n_circuits'])} circuits, "
-        f"{int(summary['pixels'])} pixels, {int(summary['threads'])} threads, "
-        f"fused CPU kernels: {'yes' if summary['cpu_kernels'] else 'no (plain PyTorch path)'}",
-        f"measured float32 GEMM peak (2048^3):     {summary['gemm_gflops']:8.1f} GFLOP/s",
-        f"exact float32 forward+backward:          {summary['exact_gflops']:8.1f} GFLOP/s "
-        f"= {100 * summary['fraction_of_peak']:.0f}% of peak (3 matrix products of 2*P*C_in*2*K*2^n flops)",
-        f"exact float32 vs best PennyLane path:    {summary['speedup_vs_pennylane']:8.0f}x faster (forward+backward)",
+        f"layer: {summary.n_qubits} qubits, {summary.n_circuits} circuits, "
+        f"{summary.pixels} pixels, {summary.threads} threads, "
+        f"fused CPU kernels: {'yes' if summary.cpu_kernels else 'no (plain PyTorch path)'}",
+        f"measured float32 GEMM peak (2048^3):     {summary.gemm_gflops:8.1f} GFLOP/s",
+        f"exact float32 forward+backward:          {summary.exact_gflops:8.1f} GFLOP/s "
+        f"= {100 * summary.fraction_of_peak:.0f}% of peak (3 matrix products of 2*P*C_in*2*K*2^n flops)",
+        f"exact float32 vs best PennyLane path:    {summary.speedup_vs_pennylane:8.0f}x faster (forward+backward)"
+        if summary.speedup_vs_pennylane is not None
+        else "PennyLane rows left out: PennyLane is not installed (pip install 'qpconv[pennylane]')",
     ]
     return "\n".join(lines)
 

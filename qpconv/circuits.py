@@ -36,14 +36,16 @@ for ``n == 1`` there is no entangler and ``delta`` is unused.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from enum import Enum
+from typing import NamedTuple
 
 import torch
 
 from .registry import lookup
 
-__all__ = ["ANSATZE", "Ansatz", "get_ansatz", "entangler_pairs", "circuit_columns"]
+__all__ = ["ANSATZE", "Ansatz", "Stage", "StageKind", "circuit_columns", "entangler_pairs", "get_ansatz"]
 
 
 def entangler_pairs(n_qubits: int, layer: int) -> list[tuple[int, int]]:
@@ -83,11 +85,22 @@ def _rx_matrices(angle: torch.Tensor) -> torch.Tensor:
     return _rz_rx_rz_matrices(zero, angle, zero)
 
 
-# A circuit is a sequence of stages, each acting on a batch of K circuits at once:
-#   ("local", gates)  gates (K, n, 2, 2): one single-qubit gate on every wire;
-#   ("permute", perm) perm (2**n,): basis permutation, new_state = old_state[perm] (CNOT chains);
-#   ("phase", phases) phases (K, 2**n): diagonal phases exp(i * phases) (controlled-phase chains).
-Stage = tuple[str, torch.Tensor]
+class StageKind(Enum):
+    """What a :class:`Stage` of a circuit does to a batch of ``K`` circuits' states."""
+
+    LOCAL = "local"
+    """``value`` ``(K, n, 2, 2)``: one single-qubit gate on every wire."""
+    PERMUTE = "permute"
+    """``value`` ``(2**n,)``: a basis permutation, ``new_state = old_state[value]`` (CNOT chains)."""
+    PHASE = "phase"
+    """``value`` ``(K, 2**n)``: diagonal phases ``exp(i * value)`` (controlled-phase chains)."""
+
+
+class Stage(NamedTuple):
+    """One step of a circuit: its kind and the tensor it applies (see :class:`StageKind`)."""
+
+    kind: StageKind
+    value: torch.Tensor
 
 _KRON_MAX_QUBITS = 8
 """Up to this many qubits a layer of single-qubit gates is applied as one dense Kronecker
@@ -123,9 +136,9 @@ def _strongly_entangling(weights: torch.Tensor) -> list[Stage]:
     rot = _rot_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
     stages: list[Stage] = []
     for layer in range(n_layers):
-        stages.append(("local", rot[:, layer]))
+        stages.append(Stage(StageKind.LOCAL, rot[:, layer]))
         if n_qubits > 1:
-            stages.append(("permute", _cnot_permutation(n_qubits, layer, weights.device)))
+            stages.append(Stage(StageKind.PERMUTE, _cnot_permutation(n_qubits, layer, weights.device)))
     return stages
 
 
@@ -135,11 +148,11 @@ def _circuit_centric(weights: torch.Tensor) -> list[Stage]:
     rx = _rx_matrices(weights[..., 4])
     stages: list[Stage] = []
     for layer in range(n_layers):
-        stages.append(("local", g[:, layer]))
+        stages.append(Stage(StageKind.LOCAL, g[:, layer]))
         exponents = _controlled_phase_exponents(n_qubits, layer, weights.device).to(weights.dtype)
         if len(exponents):
-            stages.append(("phase", weights[:, layer, : len(exponents), 3] @ exponents))
-        stages.append(("local", rx[:, layer]))
+            stages.append(Stage(StageKind.PHASE, weights[:, layer, : len(exponents), 3] @ exponents))
+        stages.append(Stage(StageKind.LOCAL, rx[:, layer]))
     return stages
 
 
@@ -178,17 +191,17 @@ def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> t
     """Apply ``stages`` in order to ``identity``, the ``(K, 2**n, C)`` leading identity columns."""
     dense = n_qubits <= _KRON_MAX_QUBITS
     if dense:  # the Kronecker matrices of all local stages at once: a few large operations
-        local_gates = [value for kind, value in stages if kind == "local"]
+        local_gates = [value for kind, value in stages if kind is StageKind.LOCAL]
         krons = iter(_kron(torch.cat(local_gates)).split(identity.shape[0]))
     state = identity
     for kind, value in stages:
-        if kind == "local" and not dense:
+        if kind is StageKind.LOCAL and not dense:
             state = _apply_wire_by_wire(state, value)
-        elif kind == "local":
+        elif kind is StageKind.LOCAL:
             # a product with the identity's leading columns is a slice (saves the largest product)
             kron = next(krons)
             state = kron[..., : identity.shape[-1]] if state is identity else kron @ state
-        elif kind == "permute":
+        elif kind is StageKind.PERMUTE:
             state = state[:, value]
         else:
             state = state * _phase(value).unsqueeze(-1)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .data import DATASETS, DatasetNotFoundError, download_dataset, ensure_dataset, prepare_dataset, resolve_data_root
-from .experiments import (
+from .replication.acquire import download_dataset, ensure_dataset, prepare_dataset
+from .replication.datasets import DATASETS, resolve_data_root
+from .replication.experiments import (
     DEFAULT_CHECKPOINT_DIR,
     DEFAULT_RESULTS_DIR,
     EXPERIMENTS,
@@ -31,7 +32,8 @@ from .experiments import (
     run_experiment,
     validate_seeds,
 )
-from .training import CheckpointMismatchError, resolve_device
+from .replication.loading import DatasetNotFoundError
+from .replication.training import CheckpointMismatchError, resolve_device
 
 __all__ = ["build_parser", "main"]
 
@@ -154,16 +156,15 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {preset.name:<8} {preset.description}")
     print(f"recorded runs in {args.results_dir}:")
     found = False
-    for experiment in EXPERIMENTS:
-        for preset in PRESETS:
-            for run in load_runs(experiment, preset, args.results_dir):
+    for name in EXPERIMENTS:
+        for preset_name in PRESETS:
+            for run in load_runs(name, preset_name, args.results_dir):
                 config, found = run.config, True
-                status = "complete" if config.get("completed") else "partial"
                 last = f"test_acc {run.metrics[-1]['test_acc']:.4f}" if run.metrics else "no epoch yet"
-                shared = "" if config["experiment"] == experiment else f"  (stored under {config['experiment']})"
+                shared = "" if config.experiment == name else f"  (stored under {config.experiment})"
                 print(
-                    f"  {experiment:<8} {preset:<6} {config['model']:<12} seed{config['seed']:<3} {status:<8} "
-                    f"{len(run.metrics)}/{config['epochs']} epochs  {last}{shared}"
+                    f"  {name:<8} {preset_name:<6} {config.model:<12} seed{config.seed:<3} {run.outcome.status.value:<8} "
+                    f"{len(run.metrics)}/{config.recipe.epochs} epochs  {last}{shared}"
                 )
     if not found:
         print("  none")

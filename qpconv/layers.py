@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
+from ._optional import require_installed
 from .circuits import circuit_columns, get_ansatz
 from .encoding import check_finite, check_qubit_count, qubits_for_channels
 from .simulation import pauli_z_expectations
@@ -43,7 +45,8 @@ class QuantumPointwiseConv2d(nn.Module):
         n_qubits: register size; default ``max(1, ceil(log2(in_channels)))``. More qubits
             than needed give more outputs per circuit; at most ``qpconv.encoding.MAX_QUBITS``.
         backend: ``"exact"`` (closed-form state-vector simulation, one matrix product for
-            all pixels) or ``"pennylane"`` (a QNode per circuit on ``pennylane_device``).
+            all pixels) or ``"pennylane"`` (a QNode per circuit on ``pennylane_device``; needs
+            ``pip install 'qpconv[pennylane]'``).
         pennylane_device: PennyLane device name for ``backend="pennylane"`` and :meth:`qnode`.
         diff_method: PennyLane differentiation method, e.g. ``"parameter-shift"``, ``"backprop"``.
         device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``).
@@ -83,6 +86,8 @@ class QuantumPointwiseConv2d(nn.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+        if backend == "pennylane":
+            require_installed(("pennylane",), extra="pennylane", feature="QuantumPointwiseConv2d(backend='pennylane')")
         self._ansatz = get_ansatz(ansatz)
         if n_qubits is None:
             n_qubits = qubits_for_channels(in_channels)
@@ -99,7 +104,7 @@ class QuantumPointwiseConv2d(nn.Module):
         shape = (self.n_circuits, *self._ansatz.weight_shape(n_layers, n_qubits))
         self.weights = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
-        self._pennylane_qnode = None
+        self._pennylane_qnode: Any = None
 
     def reset_parameters(self) -> None:
         """Draw all angles uniformly from ``[0, 2*pi)``."""
@@ -135,14 +140,14 @@ class QuantumPointwiseConv2d(nn.Module):
         out = self.expectations(pixels).reshape(batch, height, width, -1)[..., : self.out_channels]
         return out.permute(0, 3, 1, 2).contiguous()
 
-    def _qnode_for_backend(self):
+    def _qnode_for_backend(self) -> Any:
         if self._pennylane_qnode is None:
             from .pennylane_backend import build_qnode
 
             self._pennylane_qnode = build_qnode(self.ansatz, self.n_qubits, self.pennylane_device, self.diff_method)
         return self._pennylane_qnode
 
-    def qnode(self, circuit: int = 0):
+    def qnode(self, circuit: int = 0) -> Any:
         """Circuit ``circuit`` as a PennyLane QNode ``inputs -> [<Z_0>, ..., <Z_{n-1}>]``.
 
         The QNode uses this layer's live weights ``self.weights[circuit]``, so it can be
@@ -153,14 +158,12 @@ class QuantumPointwiseConv2d(nn.Module):
         """
         if not 0 <= circuit < self.n_circuits:
             raise ValueError(f"circuit index {circuit} out of range for a layer of {self.n_circuits} circuits")
-        import pennylane as qml
-
-        from .pennylane_backend import apply_circuit
+        from .pennylane_backend import apply_circuit, qml
 
         weights = self.weights[circuit]
         dev = qml.device(self.pennylane_device, wires=self.n_qubits)
 
-        def circuit_fn(inputs):
+        def circuit_fn(inputs: Any) -> list[Any]:
             return apply_circuit(self.ansatz, inputs, weights, self.n_qubits)
 
         return qml.QNode(circuit_fn, dev, interface="torch", diff_method=self.diff_method)

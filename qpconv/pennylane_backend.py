@@ -8,6 +8,8 @@ broadcasting. Any PennyLane device name and ``diff_method`` can be used, e.g.
 ``"backprop"``, or ``lightning.qubit``. The exact backend in
 :mod:`qpconv.simulation` is tested against this module.
 
+It needs the ``pennylane`` extra: ``pip install 'qpconv[pennylane]'``.
+
 Zero pixel vectors follow the package convention (:mod:`qpconv.encoding`):
 they are evaluated as ``|0...0>`` and their outputs multiplied by zero, so the
 result is 0 with zero gradient instead of PennyLane's NaN.
@@ -15,22 +17,25 @@ result is 0 with zero gradient instead of PennyLane's NaN.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
-import pennylane as qml
 import torch
 
+from ._optional import import_optional
 from .circuits import entangler_pairs
 from .registry import lookup
+
+qml = import_optional("pennylane", extra="pennylane", feature="the PennyLane backend (qpconv.pennylane_backend)")
 
 __all__ = ["apply_ansatz", "apply_circuit", "build_qnode", "pennylane_expectations"]
 
 
-def _strongly_entangling_ops(weights, wires: list[int]) -> None:
+def _strongly_entangling_ops(weights: Any, wires: list[int]) -> None:
     qml.StronglyEntanglingLayers(weights, wires=wires)
 
 
-def _circuit_centric_ops(weights, wires: list[int]) -> None:
+def _circuit_centric_ops(weights: Any, wires: list[int]) -> None:
     n_layers, n_qubits = weights.shape[-3], weights.shape[-2]
     for layer in range(n_layers):
         for wire in wires:
@@ -44,18 +49,18 @@ def _circuit_centric_ops(weights, wires: list[int]) -> None:
             qml.RX(weights[..., layer, wire, 4], wires=wire)
 
 
-_TEMPLATES: dict[str, Callable] = {
+_TEMPLATES: dict[str, Callable[[Any, list[int]], None]] = {
     "strongly_entangling": _strongly_entangling_ops,
     "circuit_centric": _circuit_centric_ops,
 }
 
 
-def apply_ansatz(ansatz: str, weights, wires: list[int]) -> None:
+def apply_ansatz(ansatz: str, weights: Any, wires: list[int]) -> None:
     """Queue the gates of ``ansatz`` with one circuit's weights ``(L, n, p)`` on ``wires``."""
     lookup(_TEMPLATES, ansatz, "ansatz")(weights, wires)
 
 
-def apply_circuit(ansatz: str, inputs, weights, n_qubits: int) -> list:
+def apply_circuit(ansatz: str, inputs: Any, weights: Any, n_qubits: int) -> list[Any]:
     """Queue one whole circuit of the paper (Fig. 1) and return its ``<Z_i>`` measurements.
 
     Args:
@@ -70,19 +75,17 @@ def apply_circuit(ansatz: str, inputs, weights, n_qubits: int) -> list:
     return [qml.expval(qml.PauliZ(w)) for w in wires]
 
 
-def build_qnode(
-    ansatz: str, n_qubits: int, device: str = "default.qubit", diff_method: str = "best"
-) -> qml.QNode:
+def build_qnode(ansatz: str, n_qubits: int, device: str = "default.qubit", diff_method: str = "best") -> Any:
     """A torch-interface QNode ``(inputs, weights) -> [<Z_0>, ..., <Z_{n-1}>]`` for one circuit."""
     dev = qml.device(device, wires=n_qubits)
 
-    def circuit(inputs, weights):
+    def circuit(inputs: Any, weights: Any) -> list[Any]:
         return apply_circuit(ansatz, inputs, weights, n_qubits)
 
     return qml.QNode(circuit, dev, interface="torch", diff_method=diff_method)
 
 
-def pennylane_expectations(pixels: torch.Tensor, weights: torch.Tensor, qnode: qml.QNode) -> torch.Tensor:
+def pennylane_expectations(pixels: torch.Tensor, weights: torch.Tensor, qnode: Any) -> torch.Tensor:
     """``<Z_i>`` of every circuit on every pixel through a PennyLane QNode.
 
     Args:

@@ -30,6 +30,8 @@ for backward up to ``_KEEP_BYTES`` and recomputed beyond.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from . import cpu_kernels
@@ -46,9 +48,6 @@ _KEEP_BYTES = 256 * 2**20
 _CPU_KEEP_BYTES = 0
 """On the CPU, amplitudes are always recomputed in backward (see the module docstring)."""
 
-_KERNEL_DTYPES = (torch.float32, torch.float64)
-"""Dtypes the fused CPU kernels handle; others take the plain PyTorch path."""
-
 
 def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32, device: torch.device | str | None = None) -> torch.Tensor:
     """``(2**n, n)`` matrix of eigenvalues of ``Z_i`` on basis state ``|k>`` (wire 0 most significant)."""
@@ -63,65 +62,18 @@ def stacked_real_columns(columns: torch.Tensor) -> torch.Tensor:
     return torch.cat([columns.real, columns.imag], dim=1).reshape(n_circuits * 2 * dim, channels)
 
 
-def _chunk_rows(pixels: torch.Tensor, width: int, threads: int) -> int:
+def _pixels_per_chunk(pixels: torch.Tensor, width: int, threads: int) -> int:
     """Pixels per chunk of ``width`` amplitudes each, for a chunk shared by ``threads`` CPU threads."""
     if pixels.device.type != "cpu":
         return max(1, pixels.shape[0])
     return max(16 * threads, _CHUNK_BYTES_PER_THREAD * threads // (width * pixels.element_size()))
 
 
-@torch.library.custom_op("qpconv::cpu_expectations", mutates_args=(), device_types="cpu")
-def _cpu_expectations(pixels: torch.Tensor, stacked: torch.Tensor, n_qubits: int, rows: int) -> torch.Tensor:
-    """Normalised ``<Z_i>``, ``(P, K * n)``, by the fused CPU kernels, ``rows`` pixels per chunk and thread."""
-    return cpu_kernels.load().expectations(pixels, stacked, n_qubits, rows)
-
-
-@_cpu_expectations.register_fake
-def _(pixels: torch.Tensor, stacked: torch.Tensor, n_qubits: int, rows: int) -> torch.Tensor:
-    return pixels.new_empty(pixels.shape[0], stacked.shape[0] // (2 << n_qubits) * n_qubits)
-
-
-@torch.library.custom_op("qpconv::cpu_expectations_backward", mutates_args=(), device_types="cpu")
-def _cpu_expectations_backward(
-    pixels: torch.Tensor,
-    stacked: torch.Tensor,
-    out: torch.Tensor,
-    grad: torch.Tensor,
-    n_qubits: int,
-    rows: int,
-    need_pixels: bool,
-    need_stacked: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of the pixels and of ``stacked`` (each empty when not needed) given ``out`` and its gradient."""
-    grads = cpu_kernels.load().expectations_backward(pixels, stacked, out, grad.contiguous(), n_qubits, rows, need_pixels, need_stacked)
-    return tuple(pixels.new_empty(0) if g is None else g for g in grads)
-
-
-@_cpu_expectations_backward.register_fake
-def _(pixels, stacked, out, grad, n_qubits, rows, need_pixels, need_stacked):
-    return (torch.empty_like(pixels) if need_pixels else pixels.new_empty(0)), (torch.empty_like(stacked) if need_stacked else stacked.new_empty(0))
-
-
-def _save_for_cpu_backward(ctx, inputs, output) -> None:
-    pixels, stacked, ctx.n_qubits, ctx.rows = inputs
-    ctx.save_for_backward(pixels, stacked, output)
-
-
-def _cpu_backward(ctx, grad: torch.Tensor):
-    pixels, stacked, out = ctx.saved_tensors
-    need_pixels, need_stacked = ctx.needs_input_grad[:2]
-    grad_pixels, grad_stacked = _cpu_expectations_backward(pixels, stacked, out, grad, ctx.n_qubits, ctx.rows, need_pixels, need_stacked)
-    return (grad_pixels if need_pixels else None), (grad_stacked if need_stacked else None), None, None
-
-
-_cpu_expectations.register_autograd(_cpu_backward, setup_context=_save_for_cpu_backward)
-
-
 class _SignedSquares(torch.autograd.Function):
     """``out[p, k, i] = sum_j (pixels[p] . stacked[k, j])**2 * signs[j, i]``, chunked over pixels, in PyTorch operations."""
 
     @staticmethod
-    def forward(ctx, pixels: torch.Tensor, stacked: torch.Tensor, signs: torch.Tensor, n_circuits: int) -> torch.Tensor:
+    def forward(ctx: Any, pixels: torch.Tensor, stacked: torch.Tensor, signs: torch.Tensor, n_circuits: int) -> torch.Tensor:
         width, n_qubits = signs.shape
         dim = width // 2
         out = pixels.new_empty(pixels.shape[0], n_circuits, n_qubits)
@@ -130,11 +82,11 @@ class _SignedSquares(torch.autograd.Function):
         keep_limit = _CPU_KEEP_BYTES if pixels.device.type == "cpu" else _KEEP_BYTES
         keep = needs_grad and amplitude_bytes <= keep_limit
         kept = pixels.new_empty(pixels.shape[0], stacked.shape[0]) if keep else None
-        rows = _chunk_rows(pixels, stacked.shape[0], torch.get_num_threads())
+        per_chunk = _pixels_per_chunk(pixels, stacked.shape[0], torch.get_num_threads())
         wire_signs = signs[:dim].T.contiguous()  # (n, 2**n): the z signs of one (real or imaginary) block
-        for start in range(0, pixels.shape[0], rows):
-            chunk = slice(start, start + rows)
-            amplitudes = torch.mm(pixels[chunk], stacked.T, out=kept[chunk]) if keep else pixels[chunk] @ stacked.T
+        for start in range(0, pixels.shape[0], per_chunk):
+            chunk = slice(start, start + per_chunk)
+            amplitudes = pixels[chunk] @ stacked.T if kept is None else torch.mm(pixels[chunk], stacked.T, out=kept[chunk])
             parts = amplitudes.view(-1, 2, dim)  # (pixels * circuits, real/imaginary, 2**n)
             probabilities = torch.addcmul(parts[:, 0] * parts[:, 0], parts[:, 1], parts[:, 1])
             # (n, 2**n) @ (2**n, M): a wide product, much faster on CPUs than the skinny (M, 2**n) @ (2**n, n)
@@ -144,21 +96,21 @@ class _SignedSquares(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None, None]:
         pixels, stacked, signs, kept = ctx.saved_tensors
         need_pixels, need_stacked = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_pixels = torch.empty_like(pixels) if need_pixels else None
         grad_stacked = torch.zeros_like(stacked) if need_stacked else None
         grad_out = (2 * grad_out).contiguous()  # d(a^2)/da = 2a, folded into the small tensor
-        rows = _chunk_rows(pixels, stacked.shape[0], torch.get_num_threads())
-        for start in range(0, pixels.shape[0], rows):
-            chunk = slice(start, start + rows)
+        per_chunk = _pixels_per_chunk(pixels, stacked.shape[0], torch.get_num_threads())
+        for start in range(0, pixels.shape[0], per_chunk):
+            chunk = slice(start, start + per_chunk)
             amplitudes = kept[chunk] if kept is not None else pixels[chunk] @ stacked.T
             grad_amplitudes = (grad_out[chunk].view(-1, signs.shape[1]) @ signs.T).view_as(amplitudes)
             grad_amplitudes.mul_(amplitudes)
-            if need_pixels:
+            if grad_pixels is not None:
                 torch.mm(grad_amplitudes, stacked, out=grad_pixels[chunk])
-            if need_stacked:
+            if grad_stacked is not None:
                 grad_stacked.addmm_(grad_amplitudes.T, pixels[chunk])
         return grad_pixels, grad_stacked, None, None
 
@@ -178,10 +130,9 @@ def pauli_z_expectations(pixels: torch.Tensor, columns: torch.Tensor) -> torch.T
     n_qubits = dim.bit_length() - 1
     pixels = pixels.contiguous()
     stacked = stacked_real_columns(columns)
-    kernels = cpu_kernels.load() if pixels.device.type == "cpu" and pixels.dtype in _KERNEL_DTYPES else None
-    if kernels is not None:
-        rows = _chunk_rows(pixels, stacked.shape[0], threads=1)
-        return _cpu_expectations(pixels, stacked, n_qubits, rows).view(-1, n_circuits, n_qubits)
+    if pixels.device.type == "cpu" and pixels.dtype in cpu_kernels.DTYPES and cpu_kernels.available():
+        chunk = _pixels_per_chunk(pixels, stacked.shape[0], threads=1)
+        return cpu_kernels.expectations(pixels, stacked, n_qubits, chunk).view(-1, n_circuits, n_qubits)
     signs = z_signs(n_qubits, pixels.dtype, pixels.device).repeat(2, 1)  # (2 * 2**n, n): real and imaginary rows
     unnormalised = _SignedSquares.apply(pixels, stacked, signs, n_circuits)
     squared_norm = pixels.square().sum(dim=1)

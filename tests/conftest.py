@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qpconv.data import LoadedDataset, load_dataset, prepare_dataset
+from qpconv.replication.acquire import prepare_dataset
+from qpconv.replication.loading import LoadedDataset, load_dataset
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from qpconv.claims import accuracy_table, accuracy_the_paper_plotted, check_claims, mean_and_spread, quantum_versus_classical, summarise
-from qpconv.results import RunRecord
+from synthetic_runs import synthetic_run
+
+from qpconv.replication.claims import (
+    PAPER_ACCURACIES,
+    accuracy_table,
+    accuracy_the_paper_plotted,
+    check_claims,
+    mean_and_spread,
+    quantum_versus_classical,
+    summarise,
+)
+from qpconv.replication.results import RunRecord, RunStatus
 
 
 def record(model: str, seed: int, train: list[float], test: list[float], parameters: int = 1000, completed: bool = True) -> RunRecord:
@@ -15,9 +25,8 @@ def record(model: str, seed: int, train: list[float], test: list[float], paramet
         {"epoch": e + 1, "train_loss": 1.0, "train_acc": a / 100, "test_loss": 1.0, "test_acc": b / 100, "lr": 0.01, "seconds": 1800.0}
         for e, (a, b) in enumerate(zip(train, test))
     ]
-    config = {"model": model, "seed": seed, "completed": completed, "dataset_copy": "copy", "device": "cpu",
-              "parameters": {"total": parameters, "quantum": 10 if model.startswith("quantum") else 0}}
-    return RunRecord(config, metrics)
+    status = RunStatus.COMPLETE if completed else RunStatus.RUNNING
+    return synthetic_run(model, seed, metrics, status=status, parameters=parameters, epochs=len(metrics) + (not completed))
 
 
 def test_summary_means_sds_final_best_and_hours():
@@ -117,7 +126,8 @@ def test_quantum_versus_classical():
 
 def test_which_accuracy_the_paper_plotted():
     summary = summarise([record("quantum-L3", 0, [91], [78])])
-    table = accuracy_the_paper_plotted({("fig6_7", "quantum-L3"): 90.0, ("fig6_7", "classical"): 80.0}, {"fig6_7": summary})
+    quoted = [q for q in PAPER_ACCURACIES if q.experiment == "fig6_7"]
+    table = accuracy_the_paper_plotted({"fig6_7": summary}, quoted)
     assert table.to_dict("records") == [
         {"experiment": "fig6_7", "model": "quantum-L3", "paper": 90.0, "final_train": 91.0, "final_test": 78.0, "closer": "train"}
     ]

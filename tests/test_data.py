@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tarfile
 import time
 from pathlib import Path
@@ -12,18 +13,10 @@ import torch
 from PIL import Image
 from torch.utils.data import TensorDataset
 
-from qpconv import data as data_module
-from qpconv.data import (
-    DATASETS,
-    DatasetNotFoundError,
-    download_dataset,
-    ensure_dataset,
-    load_dataset,
-    make_loaders,
-    prepare_dataset,
-    resolve_data_root,
-    stratified_subset,
-)
+from qpconv.replication import datasets as datasets_module
+from qpconv.replication.acquire import download_dataset, ensure_dataset, prepare_dataset
+from qpconv.replication.datasets import DATASETS, resolve_data_root
+from qpconv.replication.loading import DatasetNotFoundError, load_dataset, make_loaders, stratified_subset
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -192,9 +185,14 @@ def test_loaders_batch_as_the_paper_and_shuffle_by_seed():
     assert torch.equal(torch.cat([x for x, _ in test]), dataset.tensors[0])
 
 
+def with_copies(monkeypatch, name: str, **copies) -> None:
+    """Point a dataset's spec at other local copies for one test."""
+    monkeypatch.setitem(datasets_module.DATASETS, name, dataclasses.replace(datasets_module.DATASETS[name], **copies))
+
+
 def test_ensure_prepares_the_local_original_then_keeps_it(fashion_mnist_root, tmp_path, monkeypatch):
     source = fashion_mnist_root / "FashionMNIST" / "raw"  # uncompressed IDX files are a valid source too
-    monkeypatch.setitem(data_module.LOCAL_ORIGINALS, "fashion-mnist", (tmp_path / "absent", source))
+    with_copies(monkeypatch, "fashion-mnist", local_originals=(tmp_path / "absent", source))
     root = tmp_path / "root"
     assert ensure_dataset("fashion-mnist", root) == f"prepared from {source}"
     assert ensure_dataset("fashion-mnist", root) == "present"
@@ -203,12 +201,12 @@ def test_ensure_prepares_the_local_original_then_keeps_it(fashion_mnist_root, tm
 
 def test_ensure_falls_back_to_a_local_substitute_when_offline(tmp_path, offline, monkeypatch):
     write_image_folder(tmp_path / "tree", per_class=1)
-    monkeypatch.setitem(data_module.LOCAL_SUBSTITUTES, "cifar10", (tmp_path / "tree",))
+    with_copies(monkeypatch, "cifar10", local_substitutes=(tmp_path / "tree",))
     assert ensure_dataset("cifar10", tmp_path / "root") == f"prepared from {tmp_path / 'tree'}"
     assert load_dataset("cifar10", tmp_path / "root", download=False).copy == "cifar10-jpeg-q75"
 
 
 def test_ensure_without_any_copy_offline_names_the_prepare_command(tmp_path, offline, monkeypatch):
-    monkeypatch.setitem(data_module.LOCAL_SUBSTITUTES, "cifar10", (tmp_path / "absent.tar.gz",))
+    with_copies(monkeypatch, "cifar10", local_substitutes=(tmp_path / "absent.tar.gz",))
     with pytest.raises(DatasetNotFoundError, match="qpconv data prepare cifar10 --from cifar-10-python.tar.gz"):
         ensure_dataset("cifar10", tmp_path / "root")

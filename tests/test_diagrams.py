@@ -8,8 +8,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from qpconv.diagrams import figure_models, layer_boxes
-from qpconv.models import build_model, parameter_summary
+from qpconv.replication.diagrams import figure_models, layer_boxes
+from qpconv.replication.models import build_model, parameter_summary
 
 
 def test_quantum_model_boxes():

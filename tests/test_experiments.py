@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from qpconv import experiments
-from qpconv.experiments import Preset, load_runs, metrics_table, plan_runs, run_experiment, validate_seeds
-from qpconv.results import METRIC_FIELDS
+from qpconv.replication import experiments
+from qpconv.replication.experiments import Preset, load_runs, plan_runs, run_experiment, validate_seeds
+from qpconv.replication.recipe import TrainingRecipe
+from qpconv.replication.results import METRIC_FIELDS, metrics_table
 
 
 def test_fig8_reuses_the_cifar10_runs_of_fig6_7():
@@ -58,7 +59,7 @@ def test_bad_seed_lists(seeds, message):
 @pytest.fixture
 def tiny_preset(monkeypatch):
     """A preset small enough for a test: 1 epoch on 500 training and 200 test images, seed 3."""
-    tiny = Preset("tiny", epochs=1, train_size=500, test_size=200, seeds=(3,), description="test only")
+    tiny = Preset("tiny", TrainingRecipe(epochs=1), train_size=500, test_size=200, seeds=(3,), description="test only")
     monkeypatch.setitem(experiments.PRESETS, "tiny", tiny)
     return tiny
 
@@ -72,10 +73,11 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
     assert folders == [results / "fig4_5/tiny/quantum-L3/seed3", results / "fig4_5/tiny/classical/seed3"]
     for folder in folders:
         config = json.loads((folder / "config.json").read_text())
-        assert config["completed"] is True and config["epochs_completed"] == 1
+        assert config["status"] == "complete" and config["epochs_completed"] == 1
         assert config["dataset_copy"] == "fashion-mnist-original"
         assert (config["train_size"], config["test_size"], config["seed"]) == (500, 200, 3)
-        assert config["lr"] == 0.01 and config["train_batch_size"] == 128 and config["test_batch_size"] == 64
+        assert config["recipe"] == {"epochs": 1, "lr": 0.01, "optimizer": "adam", "schedule": "cosine",
+                                    "loss": "cross_entropy", "train_batch_size": 128, "test_batch_size": 64}
         assert set(config["versions"]) == {"python", "torch", "torchvision", "pennylane", "qpconv"}
         assert config["device"].startswith("cpu")
         header = (folder / "metrics.csv").read_text().splitlines()[0]
@@ -90,7 +92,8 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
     assert lines[:2] == ["fig4_5/tiny/quantum-L3/seed3: complete, skipped", "fig4_5/tiny/classical/seed3: complete, skipped"]
 
     runs = load_runs("fig4_5", "tiny", results)
-    assert [run.config["model"] for run in runs] == ["quantum-L3", "classical"]
+    assert [run.config.model for run in runs] == ["quantum-L3", "classical"]
+    assert [(run.config.ansatz, run.config.n_layers) for run in runs] == [("strongly_entangling", 3), (None, None)]
     rows = metrics_table(runs)
     assert len(rows) == 2 and {row["model"] for row in rows} == {"quantum-L3", "classical"}
     assert all(0.0 <= row["test_acc"] <= 1.0 for row in rows)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from qpconv import QuantumPointwiseConv2d
-from qpconv.models import build_model, parameter_summary, parameter_table
+from qpconv.replication.models import build_model, parameter_summary, parameter_table
 
 # (dataset, input channels, image side, feature-map side after three 2x2 poolings)
 DATASETS = [("fashion-mnist", 1, 28, 3), ("cifar10", 3, 32, 4)]

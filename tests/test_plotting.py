@@ -9,8 +9,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from qpconv.plotting import describe_runs, figure_accuracy, figure_depth, figure_loss, runs_frame
-from qpconv.results import RunRecord
+from synthetic_runs import synthetic_run
+
+from qpconv.replication.plotting import describe_runs, figure_accuracy, figure_depth, figure_loss, runs_frame
+from qpconv.replication.results import RunRecord, RunStatus
 
 
 def record(model: str, seed: int, epochs: int = 3, completed: bool = True) -> RunRecord:
@@ -19,9 +21,8 @@ def record(model: str, seed: int, epochs: int = 3, completed: bool = True) -> Ru
          "lr": 0.01, "seconds": 1.0}
         for e in range(1, epochs + 1)
     ]
-    config = {"model": model, "seed": seed, "completed": completed, "dataset_copy": "cifar10-jpeg-q75", "device": "cpu: test",
-              "preset": "full"}
-    return RunRecord(config, metrics)
+    status = RunStatus.COMPLETE if completed else RunStatus.RUNNING
+    return synthetic_run(model, seed, metrics, status=status, epochs=epochs + (not completed))
 
 
 @pytest.fixture(autouse=True)

@@ -7,9 +7,10 @@ import math
 import pytest
 import torch
 
-from qpconv.data import make_loaders, stratified_subset
-from qpconv.models import build_model
-from qpconv.training import CheckpointMismatchError, evaluate, resolve_device, seed_everything, train
+from qpconv.replication.loading import make_loaders, stratified_subset
+from qpconv.replication.models import build_model
+from qpconv.replication.recipe import TrainingRecipe
+from qpconv.replication.training import CheckpointMismatchError, evaluate, resolve_device, seed_everything, train
 
 LOSS_AND_ACCURACY = ("train_loss", "train_acc", "test_loss", "test_acc", "lr")
 
@@ -30,7 +31,7 @@ def setup_run(fashion_mnist, train_size: int, test_size: int, seed: int = 0):
 
 def test_one_epoch_on_a_subset_is_clearly_above_chance(fashion_mnist):
     model, train_loader, test_loader = setup_run(fashion_mnist, 3000, 1000)
-    metrics = train(model, train_loader, test_loader, epochs=1, device="cpu", progress=False)
+    metrics = train(model, train_loader, test_loader, TrainingRecipe(epochs=1), device="cpu", progress=False)
     assert len(metrics) == 1
     row = metrics[0]
     assert set(row) == {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"}
@@ -44,7 +45,7 @@ def test_one_epoch_on_a_subset_is_clearly_above_chance(fashion_mnist):
 def uninterrupted(fashion_mnist, tmp_path_factory):
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     checkpoint = tmp_path_factory.mktemp("uninterrupted") / "checkpoint.pt"
-    return train(model, train_loader, test_loader, 3, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+    return train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
 
 
 def without_seconds(metrics):
@@ -66,14 +67,14 @@ def test_resumed_run_ends_exactly_as_an_uninterrupted_one(fashion_mnist, tmp_pat
 
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(model, train_loader, test_loader, 3, device="cpu", checkpoint_path=checkpoint,
+        train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint,
               run_tag={"run": "tiny"}, on_epoch_end=stop_after_first_epoch, progress=False)
 
     # a new process: fresh model and loaders, and the global generators moved on
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     torch.rand(100)
     seen = []
-    resumed = train(model, train_loader, test_loader, 3, device="cpu", checkpoint_path=checkpoint,
+    resumed = train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint,
                     run_tag={"run": "tiny"}, on_epoch_end=seen.append, progress=False)
     assert [len(metrics) for metrics in seen] == [2, 3]  # only epochs 2 and 3 ran
     assert without_seconds(resumed) == without_seconds(uninterrupted)
@@ -92,33 +93,41 @@ def test_a_checkpoint_write_that_dies_leaves_the_previous_one(fashion_mnist, tmp
     monkeypatch.setattr(torch, "save", save_then_die_on_the_second_epoch)
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(model, train_loader, test_loader, 3, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+        train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
     monkeypatch.undo()
     assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.pt"]
     assert len(torch.load(checkpoint, weights_only=True)["metrics"]) == 1
 
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
-    resumed = train(model, train_loader, test_loader, 3, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+    resumed = train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
     assert without_seconds(resumed) == without_seconds(uninterrupted)
 
 
 def test_checkpoint_of_another_configuration_is_refused(fashion_mnist, tmp_path):
     checkpoint = tmp_path / "checkpoint.pt"
     model, train_loader, test_loader = setup_run(fashion_mnist, 100, 100)
-    train(model, train_loader, test_loader, 1, device="cpu", checkpoint_path=checkpoint, run_tag={"lr": 0.01}, progress=False)
+    one = TrainingRecipe(epochs=1)
+    train(model, train_loader, test_loader, one, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "a"}, progress=False)
     with pytest.raises(CheckpointMismatchError, match="belongs to another configuration .*delete it to start afresh"):
-        train(model, train_loader, test_loader, 1, device="cpu", checkpoint_path=checkpoint, run_tag={"lr": 0.1}, progress=False)
-    with pytest.raises(CheckpointMismatchError, match=r"\(1 epochs"):
-        train(model, train_loader, test_loader, 2, device="cpu", checkpoint_path=checkpoint, run_tag={"lr": 0.01}, progress=False)
+        train(model, train_loader, test_loader, one, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "b"}, progress=False)
+    with pytest.raises(CheckpointMismatchError, match=r"'epochs': 1"):
+        train(model, train_loader, test_loader, TrainingRecipe(epochs=2), device="cpu", checkpoint_path=checkpoint,
+              run_tag={"run": "a"}, progress=False)
 
 
-def test_bad_epochs_and_unseeded_loader_are_refused(fashion_mnist):
+def test_bad_recipes_unseeded_loaders_and_other_batch_sizes_are_refused(fashion_mnist):
     model, train_loader, test_loader = setup_run(fashion_mnist, 100, 100)
     with pytest.raises(ValueError, match="epochs must be a positive integer, got 0"):
-        train(model, train_loader, test_loader, 0)
+        TrainingRecipe(epochs=0)
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got nan"):
+        TrainingRecipe(epochs=1, lr=float("nan"))
+    with pytest.raises(ValueError, match="'sgd' is not a valid Optimizer"):
+        TrainingRecipe(epochs=1, optimizer="sgd")
     unseeded = torch.utils.data.DataLoader(train_loader.dataset, batch_size=128, shuffle=True)
     with pytest.raises(ValueError, match="train_loader needs a seeded generator"):
-        train(model, unseeded, test_loader, 1)
+        train(model, unseeded, test_loader, TrainingRecipe(epochs=1))
+    with pytest.raises(ValueError, match="the train loader has batches of 128, the recipe says 32"):
+        train(model, train_loader, test_loader, TrainingRecipe(epochs=1, train_batch_size=32))
 
 
 def test_device_is_chosen_automatically():

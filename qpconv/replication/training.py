@@ -1,11 +1,10 @@
-"""Training with the paper's recipe, resumable from a checkpoint written after every epoch.
+"""Training with a :class:`~qpconv.replication.recipe.TrainingRecipe`, resumable from a checkpoint written after every epoch.
 
 Book: chapter 7, Hybrid models (section "Training").
 
-Recipe (Section IV of the paper): Adam with learning rate 0.01, cosine annealing of the
-learning rate over the whole run (``CosineAnnealingLR(T_max=epochs)``, stepped once per
-epoch), cross-entropy loss; batches of 128 for training and 64 for testing (see
-:func:`qpconv.data.make_loaders`).
+The recipe (the paper's: Adam at 0.01, cosine annealing over the run, cross-entropy,
+batches of 128 and 64) is data, :mod:`qpconv.replication.recipe`; :func:`train` builds
+the optimiser, schedule and loss from it and nothing else.
 
 Resuming: after every epoch the model, optimiser, scheduler, every random generator
 (python, numpy, torch CPU and CUDA, and the training loader's shuffling generator) and
@@ -32,10 +31,10 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .results import atomic_write
+from .atomic import atomic_write
+from .recipe import TrainingRecipe
 
 __all__ = [
-    "LEARNING_RATE",
     "CheckpointMismatchError",
     "evaluate",
     "progress_enabled",
@@ -43,8 +42,6 @@ __all__ = [
     "seed_everything",
     "train",
 ]
-
-LEARNING_RATE = 0.01
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -86,10 +83,10 @@ def progress_enabled() -> bool:
 
 
 def _rng_states(loader_generator: torch.Generator) -> dict[str, Any]:
-    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     return {
         "python": random.getstate(),
-        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached_gaussian),
+        "numpy": (name, torch.from_numpy(np.asarray(keys).astype(np.int64)), position, has_gauss, cached_gaussian),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "loader": loader_generator.get_state(),
@@ -107,7 +104,12 @@ def _restore_rng_states(states: dict[str, Any], loader_generator: torch.Generato
 
 
 def _train_one_epoch(
-    model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, device: torch.device, progress: bool
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    loss_function: Callable[..., torch.Tensor],
+    device: torch.device,
+    progress: bool,
 ) -> tuple[float, float]:
     """One pass over ``loader`` in train mode -> (mean batch loss, fraction correct)."""
     model.train()
@@ -115,7 +117,7 @@ def _train_one_epoch(
     for images, labels in tqdm(loader, desc="train", leave=False, disable=not progress):
         images, labels = images.to(device), labels.to(device)
         logits = model(images)
-        loss = F.cross_entropy(logits, labels)
+        loss = loss_function(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -152,16 +154,15 @@ def train(
     model: nn.Module,
     train_loader: DataLoader,
     test_loader: DataLoader,
-    epochs: int,
+    recipe: TrainingRecipe,
     *,
-    lr: float = LEARNING_RATE,
     device: str | torch.device | None = None,
     checkpoint_path: str | os.PathLike | None = None,
     run_tag: Any = None,
     on_epoch_end: Callable[[list[dict[str, float]]], None] | None = None,
     progress: bool | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model`` for ``epochs`` epochs with the paper's recipe, resuming from a checkpoint.
+    """Train ``model`` with ``recipe``, resuming from a checkpoint.
 
     Book: chapter 7, Hybrid models.
 
@@ -177,8 +178,8 @@ def train(
         train_loader: shuffled training batches; its ``generator`` must be set (see
             :func:`qpconv.data.make_loaders`) so that resuming reproduces the shuffling.
         test_loader: test batches.
-        epochs: total number of epochs of the run (also the cosine schedule's ``T_max``).
-        lr: initial learning rate.
+        recipe: epochs, optimiser, learning rate and its schedule, loss; the loaders' batch
+            sizes must be the recipe's.
         device: where to train; default CUDA when available, else CPU.
         checkpoint_path: file to resume from (when it exists) and to save after every epoch.
         run_tag: a description of the run in plain data (dicts, lists, strings, numbers),
@@ -189,30 +190,32 @@ def train(
         progress: show tqdm bars; default :func:`progress_enabled`.
 
     Returns:
-        The metrics of all ``epochs`` epochs, including those of earlier, resumed sessions.
+        The metrics of all ``recipe.epochs`` epochs, including those of earlier, resumed sessions.
 
     Raises:
-        ValueError: ``epochs`` is not a positive integer, or the loader has no generator.
-        CheckpointMismatchError: the checkpoint was written for another ``run_tag`` or
-            number of epochs.
+        ValueError: the loader has no generator, or a loader's batch size is not the recipe's.
+        CheckpointMismatchError: the checkpoint was written for another ``run_tag`` or recipe.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if train_loader.generator is None:
-        raise ValueError("train_loader needs a seeded generator (use qpconv.data.make_loaders)")
+        raise ValueError("train_loader needs a seeded generator (use qpconv.replication.loading.make_loaders)")
+    for name, loader, size in (("train", train_loader, recipe.train_batch_size), ("test", test_loader, recipe.test_batch_size)):
+        if loader.batch_size != size:
+            raise ValueError(f"the {name} loader has batches of {loader.batch_size}, the recipe says {size}")
+    epochs = recipe.epochs
     device = resolve_device(device)
     progress = progress_enabled() if progress is None else progress
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    optimizer = recipe.make_optimizer(model.parameters())
+    scheduler = recipe.make_scheduler(optimizer)
+    loss_function = recipe.loss_function()
     metrics: list[dict[str, float]] = []
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if state["run_tag"] != run_tag or state["epochs"] != epochs:
+        if state["run_tag"] != run_tag or state["recipe"] != recipe.to_json():
             raise CheckpointMismatchError(
                 f"checkpoint {checkpoint_path} belongs to another configuration "
-                f"({state['epochs']} epochs, tag {state['run_tag']!r}); delete it to start afresh"
+                f"(recipe {state['recipe']!r}, tag {state['run_tag']!r}); delete it to start afresh"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -223,7 +226,7 @@ def train(
     for epoch in tqdm(range(len(metrics) + 1, epochs + 1), desc="epochs", disable=not progress):
         start = time.perf_counter()
         lr_now = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = _train_one_epoch(model, train_loader, optimizer, device, progress)
+        train_loss, train_acc = _train_one_epoch(model, train_loader, optimizer, loss_function, device, progress)
         test_loss, test_acc = evaluate(model, test_loader, device, progress)
         scheduler.step()
         metrics.append(
@@ -241,7 +244,7 @@ def train(
             checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
             state = {
                 "run_tag": run_tag,
-                "epochs": epochs,
+                "recipe": recipe.to_json(),
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),

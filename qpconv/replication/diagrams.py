@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 from torch import nn
 
-from .layers import QuantumPointwiseConv2d
+from ..layers import QuantumPointwiseConv2d
 
 __all__ = ["BOX_COLOURS", "draw_model", "figure_models", "layer_boxes"]
 

@@ -2,7 +2,7 @@
 
 Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8.
 
-Every figure takes the runs of one experiment (:func:`qpconv.experiments.load_runs`) and
+Every figure takes the runs of one experiment (:func:`~qpconv.replication.experiments.load_runs`) and
 draws per-epoch curves in two panels sharing the y axis, **train** (left: the epoch's mean over its
 training batches, in train mode) and **test** (right: the whole test set after the
 epoch, in eval mode). As in the paper, quantum models are solid lines and the
@@ -15,6 +15,7 @@ seeds and epochs, and which hardware produced it (:func:`describe_runs`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -22,8 +23,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .experiments import metrics_table
-from .results import RunRecord
+from .results import RunRecord, metrics_table
 
 __all__ = [
     "describe_runs",
@@ -53,7 +53,7 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
     Book: Replicating Figs. 4-5.
 
     Args:
-        runs: records from :func:`qpconv.experiments.load_runs`.
+        runs: records from :func:`~qpconv.replication.experiments.load_runs`.
 
     Returns:
         Columns ``model`` (run folder name), ``label`` (legend text), ``family``
@@ -90,12 +90,12 @@ def describe_runs(runs: Sequence[RunRecord]) -> str:
     if not runs:
         return "no runs"
     configs = [run.config for run in runs]
-    copies = sorted({config.get("dataset_copy", "?") for config in configs})
-    seeds = sorted({config["seed"] for config in configs})
+    copies = sorted({config.dataset_copy for config in configs})
+    seeds = sorted({config.seed for config in configs})
     epochs = sorted({len(run.metrics) for run in runs})
-    devices = sorted({config.get("device", "?") for config in configs})
-    presets = sorted({config.get("preset", "?") for config in configs})
-    incomplete = sum(not config.get("completed") for config in configs)
+    devices = sorted({run.outcome.device for run in runs})
+    presets = sorted({config.preset for config in configs})
+    incomplete = sum(not run.completed for run in runs)
     epoch_text = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
     text = (
         f"{'/'.join(presets)} preset; data {', '.join(copies)}; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; "
@@ -104,7 +104,7 @@ def describe_runs(runs: Sequence[RunRecord]) -> str:
     return text + (f"; {incomplete} run(s) still in progress" if incomplete else "")
 
 
-def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette) -> Figure:
+def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette: dict[str, Any]) -> Figure:
     """Train and test panels of ``value`` per epoch, one line per model, bands over seeds."""
     sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)

@@ -30,14 +30,27 @@ Choices the paper leaves open:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from torch import Tensor, nn
 
-from .data import get_dataset_spec
-from .layers import QuantumPointwiseConv2d
+from ..layers import QuantumPointwiseConv2d
+from ..registry import lookup
+from .datasets import get_dataset_spec
 
-__all__ = ["MODEL_KINDS", "HybridCNN", "build_model", "parameter_summary", "parameter_table"]
+__all__ = [
+    "MODEL_KINDS",
+    "POINTWISE_BLOCKS",
+    "HybridCNN",
+    "PointwiseBlock",
+    "build_model",
+    "circuit_settings",
+    "parameter_summary",
+    "parameter_table",
+]
 
-MODEL_KINDS = ("quantum", "classical")
 FEATURE_WIDTHS = (32, 64, 128)
 BOTTLENECK_WIDTH = 64
 HIDDEN_UNITS = 256
@@ -82,8 +95,9 @@ def _features(in_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _quantum_pointwise(n_layers: int, ansatz: str) -> nn.Sequential:
+def _quantum_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
     width = FEATURE_WIDTHS[-1]
+    assert n_layers is not None  # checked by build_model
     return nn.Sequential(
         QuantumPointwiseConv2d(width, BOTTLENECK_WIDTH, n_layers=n_layers, ansatz=ansatz),
         nn.Conv2d(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3, padding=1),
@@ -92,13 +106,45 @@ def _quantum_pointwise(n_layers: int, ansatz: str) -> nn.Sequential:
     )
 
 
-def _classical_pointwise() -> nn.Sequential:
+def _classical_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
     width = FEATURE_WIDTHS[-1]
     return nn.Sequential(
         *_conv_bn_relu(width, BOTTLENECK_WIDTH, 1),
         *_conv_bn_relu(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3),
         *_conv_bn_relu(BOTTLENECK_WIDTH, width, 1),
     )
+
+
+@dataclass(frozen=True)
+class PointwiseBlock:
+    """One kind of pointwise block: ``(N, 128, s, s) -> (N, 128, s, s)`` between base and head.
+
+    Attributes:
+        name: registry key, the ``kind`` of :func:`build_model`.
+        description: one line, for tables and ``qpconv list``.
+        build: ``(n_layers, ansatz) -> module``; ``n_layers`` is ``None`` for blocks without circuits.
+        has_circuits: whether the block holds quantum circuits (then ``n_layers`` is required).
+    """
+
+    name: str
+    description: str
+    build: Callable[[int | None, str], nn.Module]
+    has_circuits: bool
+
+
+POINTWISE_BLOCKS: dict[str, PointwiseBlock] = {
+    block.name: block
+    for block in (
+        PointwiseBlock("quantum", "Q(128->64) - Conv3x3 - ReLU - Q(64->128), the paper's quantum block", _quantum_pointwise, True),
+        PointwiseBlock(
+            "classical", "Conv1x1 - BN - ReLU - Conv3x3 - BN - ReLU - Conv1x1 - BN - ReLU, the paper's classical block",
+            _classical_pointwise, False,
+        ),
+    )
+}
+"""The pointwise blocks by name (book chapter 7)."""
+
+MODEL_KINDS = tuple(POINTWISE_BLOCKS)
 
 
 def _head(side: int, n_classes: int) -> nn.Sequential:
@@ -112,37 +158,54 @@ def _head(side: int, n_classes: int) -> nn.Sequential:
 
 
 def build_model(
-    dataset: str, kind: str = "quantum", n_layers: int = 3, ansatz: str = "strongly_entangling"
+    dataset: str, kind: str = "quantum", n_layers: int | None = 3, ansatz: str = "strongly_entangling"
 ) -> HybridCNN:
-    """The Fig. 3 model for ``dataset``, with a quantum or a classical pointwise block.
+    """The Fig. 3 model for ``dataset``, with the pointwise block ``kind``.
 
     Book: chapter 7, Hybrid models.
 
     Args:
         dataset: ``"fashion-mnist"`` (input ``(N, 1, 28, 28)``) or ``"cifar10"`` (``(N, 3, 32, 32)``).
-        kind: ``"quantum"`` or ``"classical"`` pointwise block.
-        n_layers: ``L``, entangling blocks per circuit of both quantum layers (the Fig. 8
-            knob); only for ``kind="quantum"``.
-        ansatz: circuit ansatz of both quantum layers (see :mod:`qpconv.circuits`); only
-            for ``kind="quantum"``.
+        kind: a pointwise block of :data:`POINTWISE_BLOCKS`, e.g. ``"quantum"`` or ``"classical"``.
+        n_layers: ``L``, entangling blocks per circuit of the quantum layers (the Fig. 8 knob);
+            used only by blocks with circuits.
+        ansatz: circuit ansatz of the quantum layers (see :mod:`qpconv.circuits`); used only
+            by blocks with circuits.
 
     Returns:
-        A :class:`HybridCNN` mapping images to 10 logits, freshly initialised from
-        torch's global random generator.
+        A :class:`HybridCNN` mapping images to logits, freshly initialised from torch's
+        global random generator.
 
     Raises:
         ValueError: unknown ``dataset`` or ``kind``, or ``n_layers``/``ansatz`` invalid
             for the quantum layer.
     """
     spec = get_dataset_spec(dataset)
-    if kind == "quantum":
-        pointwise = _quantum_pointwise(n_layers, ansatz)
-    elif kind == "classical":
-        pointwise = _classical_pointwise()
-    else:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {list(MODEL_KINDS)}")
+    block = lookup(POINTWISE_BLOCKS, kind, "model kind")
+    if block.has_circuits and n_layers is None:
+        raise ValueError(f"the {kind!r} block has circuits: n_layers must be a positive integer, got None")
+    pointwise = block.build(n_layers if block.has_circuits else None, ansatz)
     side = spec.image_size // 2 ** len(FEATURE_WIDTHS)
     return HybridCNN(_features(spec.channels), pointwise, _head(side, spec.n_classes))
+
+
+def circuit_settings(model: nn.Module) -> dict[str, Any]:
+    """The ansatz and depth of ``model``'s quantum layers, read from the built modules.
+
+    Book: chapter 7, Hybrid models.
+
+    Returns:
+        ``{"ansatz": name, "n_layers": L}``, or both ``None`` when the model has no
+        quantum layer.
+
+    Raises:
+        ValueError: the quantum layers of ``model`` differ in ansatz or depth.
+    """
+    settings = {(m.ansatz, m.n_layers) for m in model.modules() if isinstance(m, QuantumPointwiseConv2d)}
+    if len(settings) > 1:
+        raise ValueError(f"the quantum layers differ in (ansatz, n_layers): {sorted(settings)}")
+    ansatz, n_layers = settings.pop() if settings else (None, None)
+    return {"ansatz": ansatz, "n_layers": n_layers}
 
 
 def _count(module: nn.Module) -> dict[str, int]:

@@ -14,31 +14,47 @@ Shared runs are computed once
     from there; only ``quantum-L1``, ``-L2`` and ``-L4`` are stored under ``results/fig8/``.
     :func:`plan_runs` and :func:`load_runs` resolve this, so callers never need to.
 
-A run is *complete* when its ``config.json`` says ``"completed": true``; the runner
-skips complete runs, resumes runs with a checkpoint, and starts the others.
+A run is *complete* when its ``config.json`` says so (:class:`~qpconv.replication.results.RunStatus`);
+the runner skips complete runs, resumes runs with a checkpoint, and starts the others.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch.utils.data import TensorDataset
 
-from .data import LoadedDataset, load_dataset, make_loaders, stratified_subset
-from .models import HybridCNN, build_model, parameter_summary
-from .registry import lookup
-from .results import RunRecord, describe_device, library_versions, read_run, recorded_seeds, run_path, write_run
-from .training import LEARNING_RATE, resolve_device, seed_everything, train
+from ..registry import lookup
+from .loading import LoadedDataset, load_dataset, make_loaders, stratified_subset
+from .models import HybridCNN, build_model, circuit_settings, parameter_summary
+from .recipe import TrainingRecipe
+from .results import (
+    DamagedRunError,
+    RunConfig,
+    RunOutcome,
+    RunRecord,
+    RunStatus,
+    describe_device,
+    library_versions,
+    read_run,
+    recorded_seeds,
+    run_path,
+    write_run,
+)
+from .training import resolve_device, seed_everything, train
 
 __all__ = [
     "DEFAULT_CHECKPOINT_DIR",
     "DEFAULT_RESULTS_DIR",
     "EXPERIMENTS",
     "PRESETS",
+    "DamagedRunWarning",
     "Experiment",
     "ModelVariant",
     "Preset",
@@ -46,7 +62,6 @@ __all__ = [
     "get_experiment",
     "get_preset",
     "load_runs",
-    "metrics_table",
     "plan_runs",
     "run_experiment",
     "validate_seeds",
@@ -57,17 +72,19 @@ DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_FILE = "checkpoint.pt"
 SUBSET_SEED = 0
 """Seed of the stratified subsets of reduced presets: every model and seed sees the same images."""
-TRAIN_BATCH_SIZE = 128
-TEST_BATCH_SIZE = 64
+
+
+class DamagedRunWarning(UserWarning):
+    """A recorded run was skipped because its files are damaged; the message names the file and the reason."""
 
 
 @dataclass(frozen=True)
 class ModelVariant:
-    """One model of an experiment: the pointwise block's kind and, if quantum, its depth ``L``.
+    """One model of an experiment: the pointwise block's kind and, if it has circuits, their depth ``L``.
 
     Attributes:
-        kind: ``"quantum"`` or ``"classical"``.
-        n_layers: entangling blocks per circuit (quantum only; ``None`` for classical).
+        kind: a pointwise block of :data:`~qpconv.replication.models.POINTWISE_BLOCKS`.
+        n_layers: entangling blocks per circuit (blocks with circuits only; ``None`` otherwise).
     """
 
     kind: str
@@ -75,14 +92,12 @@ class ModelVariant:
 
     @property
     def name(self) -> str:
-        """``"quantum-L<n_layers>"`` or ``"classical"``: the run folder's name."""
-        return f"quantum-L{self.n_layers}" if self.kind == "quantum" else self.kind
+        """``"<kind>-L<n_layers>"`` or ``"<kind>"``: the run folder's name."""
+        return self.kind if self.n_layers is None else f"{self.kind}-L{self.n_layers}"
 
     def build(self, dataset: str) -> HybridCNN:
         """A freshly initialised model of this variant for ``dataset``."""
-        if self.kind == "quantum":
-            return build_model(dataset, "quantum", n_layers=self.n_layers)
-        return build_model(dataset, self.kind)
+        return build_model(dataset, self.kind, n_layers=self.n_layers)
 
 
 QUANTUM_L3 = ModelVariant("quantum", 3)
@@ -116,8 +131,8 @@ class Preset:
     """How much data and training an experiment's runs get.
 
     Attributes:
-        name: ``"quick"`` or ``"full"``.
-        epochs: training epochs (the cosine schedule spans them all).
+        name: ``"quick"``, ``"full"``, or a name derived from custom values.
+        recipe: the training recipe (epochs, learning rate, ...).
         train_size, test_size: stratified subset sizes (drawn with :data:`SUBSET_SEED`),
             or ``None`` for the whole split.
         seeds: seeds run when none are given.
@@ -125,7 +140,7 @@ class Preset:
     """
 
     name: str
-    epochs: int
+    recipe: TrainingRecipe
     train_size: int | None
     test_size: int | None
     seeds: tuple[int, ...]
@@ -133,7 +148,7 @@ class Preset:
 
 
 QUICK = Preset(
-    "quick", epochs=2, train_size=4000, test_size=1000, seeds=(0,),
+    "quick", TrainingRecipe(epochs=2), train_size=4000, test_size=1000, seeds=(0,),
     description="2 epochs on 4,000 training / 1,000 test images (stratified, same for all runs), seed 0",
 )
 """Quick preset: checks the whole pipeline and draws every figure in minutes on a CPU.
@@ -144,18 +159,16 @@ CPU cores. Curves from it show the mechanics, not the paper's accuracies.
 """
 
 FULL = Preset(
-    "full", epochs=20, train_size=None, test_size=None, seeds=(0, 1, 2),
+    "full", TrainingRecipe(epochs=20), train_size=None, test_size=None, seeds=(0, 1, 2),
     description="20 epochs on the whole datasets, seeds 0 1 2: the paper's recipe",
 )
 """Full preset: the paper's recipe on the whole training and test sets, seeds 0, 1, 2.
 
-The paper does not state its number of epochs, and its text gives no epoch count for
-the curves of Figs. 4-8. 20 epochs is chosen because with Adam at learning rate 0.01
-and a cosine schedule annealed to 0 over the run, the schedule's low-learning-rate
-tail does the final fitting, so the curves flatten well before the end, while the cost
-stays affordable without a GPU: measured on this project's 2-core CPU with one torch
-thread, a full Fashion-MNIST epoch takes about 2 minutes for the quantum model and 1
-for the classical one (the book's "How to run" page lists the measured hours per run).
+The paper does not state its number of epochs. 20 epochs keep every run affordable
+without a GPU: measured on this project's 2-core CPU with one torch thread, a full
+Fashion-MNIST epoch takes about 2 minutes for the quantum model and 1 for the
+classical one (the book's "How to run" page lists the measured hours per run). The
+Replication notes say what the recorded curves show about this choice.
 """
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (QUICK, FULL)}
@@ -167,34 +180,32 @@ class RunSpec:
 
     Attributes:
         experiment: the experiment that stores it (the first one containing it, see module docstring).
-        preset: preset name.
+        preset: the preset.
         dataset: dataset name.
         variant: the model.
         seed: the run's seed (weights, dropout, shuffling).
     """
 
     experiment: str
-    preset: str
+    preset: Preset
     dataset: str
     variant: ModelVariant
     seed: int
 
     def results_dir(self, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> Path:
         """``<results_dir>/<experiment>/<preset>/<model>/seed<k>``."""
-        return run_path(results_dir, self.experiment, self.preset, self.variant.name, self.seed)
+        return run_path(results_dir, self.experiment, self.preset.name, self.variant.name, self.seed)
 
     def checkpoint_path(self, checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR) -> Path:
         """``<checkpoint_dir>/<experiment>/<preset>/<model>/seed<k>/checkpoint.pt``."""
-        return run_path(checkpoint_dir, self.experiment, self.preset, self.variant.name, self.seed) / CHECKPOINT_FILE
+        return run_path(checkpoint_dir, self.experiment, self.preset.name, self.variant.name, self.seed) / CHECKPOINT_FILE
 
     def __str__(self) -> str:
-        return f"{self.experiment}/{self.preset}/{self.variant.name}/seed{self.seed}"
+        return f"{self.experiment}/{self.preset.name}/{self.variant.name}/seed{self.seed}"
 
 
 def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``.
-
-    Book: Replicating Figs. 4-5.
 
     Raises:
         ValueError: unknown name (the message lists the known ones).
@@ -205,8 +216,6 @@ def get_experiment(name: str) -> Experiment:
 def get_preset(name: str) -> Preset:
     """The preset called ``name``.
 
-    Book: Replicating Figs. 4-5.
-
     Raises:
         ValueError: unknown name (the message lists the known ones).
     """
@@ -215,8 +224,6 @@ def get_preset(name: str) -> Preset:
 
 def validate_seeds(seeds: Iterable[Any]) -> tuple[int, ...]:
     """Check a seed list: non-empty, non-negative integers, no duplicates.
-
-    Book: Replicating Figs. 4-5.
 
     Returns:
         The seeds as a tuple, in the given order.
@@ -241,23 +248,22 @@ def _storage_experiment(dataset: str, variant: ModelVariant) -> str:
     return next(e.name for e in EXPERIMENTS.values() if e.dataset == dataset and variant in e.variants)
 
 
-def plan_runs(experiment: str, preset: str, seeds: Iterable[int] | None = None) -> list[RunSpec]:
+def plan_runs(experiment: str, preset: str | Preset, seeds: Iterable[int] | None = None) -> list[RunSpec]:
     """All runs of ``experiment`` under ``preset``: every model for every seed.
-
-    Book: Replicating Figs. 4-5.
 
     Args:
         experiment: name in :data:`EXPERIMENTS`.
-        preset: name in :data:`PRESETS`.
+        preset: a :class:`Preset`, or the name of one in :data:`PRESETS`.
         seeds: default the preset's seeds.
 
     Raises:
         ValueError: unknown experiment or preset, or a bad seed list.
     """
-    spec, chosen = get_experiment(experiment), get_preset(preset)
+    spec = get_experiment(experiment)
+    chosen = get_preset(preset) if isinstance(preset, str) else preset
     seeds = validate_seeds(chosen.seeds if seeds is None else seeds)
     return [
-        RunSpec(_storage_experiment(spec.dataset, variant), preset, spec.dataset, variant, seed)
+        RunSpec(_storage_experiment(spec.dataset, variant), chosen, spec.dataset, variant, seed)
         for variant in spec.variants
         for seed in seeds
     ]
@@ -267,73 +273,57 @@ def _subset(split: TensorDataset, size: int | None) -> TensorDataset:
     return split if size is None else stratified_subset(split, size, SUBSET_SEED)
 
 
-def _run_config(run: RunSpec, preset: Preset, data: LoadedDataset, model: HybridCNN) -> dict[str, Any]:
-    """The stable part of a run's config: what it trains and on what (also the checkpoint tag)."""
-    return {
-        "experiment": run.experiment,
-        "preset": run.preset,
-        "model": run.variant.name,
-        "seed": run.seed,
-        "dataset": run.dataset,
-        "dataset_copy": data.copy,
-        "train_size": preset.train_size or len(data.train),
-        "test_size": preset.test_size or len(data.test),
-        "subset_seed": SUBSET_SEED if preset.train_size or preset.test_size else None,
-        "augmentation": None,
-        "model_kind": run.variant.kind,
-        "n_layers": run.variant.n_layers,
-        "ansatz": "strongly_entangling" if run.variant.kind == "quantum" else None,
-        "parameters": parameter_summary(model),
-        "epochs": preset.epochs,
-        "optimizer": "Adam",
-        "lr": LEARNING_RATE,
-        "scheduler": "CosineAnnealingLR(T_max=epochs), stepped per epoch",
-        "loss": "cross_entropy",
-        "train_batch_size": TRAIN_BATCH_SIZE,
-        "test_batch_size": TEST_BATCH_SIZE,
-    }
+def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfig:
+    """What a run trains and on what, read from the preset, the data and the built model."""
+    preset = run.preset
+    return RunConfig(
+        experiment=run.experiment,
+        preset=preset.name,
+        model=run.variant.name,
+        seed=run.seed,
+        dataset=run.dataset,
+        dataset_copy=data.copy,
+        train_size=preset.train_size or len(data.train),
+        test_size=preset.test_size or len(data.test),
+        subset_seed=SUBSET_SEED if preset.train_size or preset.test_size else None,
+        augmentation=None,
+        model_kind=run.variant.kind,
+        **circuit_settings(model),
+        parameters=parameter_summary(model),
+        recipe=preset.recipe,
+    )
 
 
 def _execute(
-    run: RunSpec,
-    data: LoadedDataset,
-    device_name: str,
-    results_dir: Path,
-    checkpoint_dir: Path,
-    device: Any,
-    progress: bool | None,
+    run: RunSpec, data: LoadedDataset, results_dir: Path, checkpoint_dir: Path, device: torch.device, progress: bool | None
 ) -> None:
     """Train one run (resuming its checkpoint if any) and keep its results up to date after every epoch."""
-    preset = get_preset(run.preset)
+    recipe = run.preset.recipe
     seed_everything(run.seed)
     model = run.variant.build(run.dataset)
     train_loader, test_loader = make_loaders(
-        _subset(data.train, preset.train_size),
-        _subset(data.test, preset.test_size),
+        _subset(data.train, run.preset.train_size),
+        _subset(data.test, run.preset.test_size),
         seed=run.seed,
-        train_batch_size=TRAIN_BATCH_SIZE,
-        test_batch_size=TEST_BATCH_SIZE,
+        train_batch_size=recipe.train_batch_size,
+        test_batch_size=recipe.test_batch_size,
     )
-    config = _run_config(run, preset, data, model)
+    config = _run_config(run, data, model)
+    device_name, versions = describe_device(device), library_versions()
 
     def save(metrics: list[dict[str, float]]) -> None:
-        provenance = {
-            "versions": library_versions(),
-            "device": device_name,
-            "wall_seconds": round(sum(row["seconds"] for row in metrics), 3),
-            "epochs_completed": len(metrics),
-            "completed": len(metrics) == preset.epochs,
-        }
-        write_run(run.results_dir(results_dir), {**config, **provenance}, metrics)
+        status = RunStatus.COMPLETE if len(metrics) == recipe.epochs else RunStatus.RUNNING
+        wall_seconds = round(sum(row["seconds"] for row in metrics), 3)
+        write_run(run.results_dir(results_dir), config, RunOutcome(status, len(metrics), wall_seconds, device_name, versions), metrics)
 
     metrics = train(
         model,
         train_loader,
         test_loader,
-        preset.epochs,
+        recipe,
         device=device,
         checkpoint_path=run.checkpoint_path(checkpoint_dir),
-        run_tag=config,
+        run_tag=config.to_json(),
         on_epoch_end=save,
         progress=progress,
     )
@@ -342,7 +332,7 @@ def _execute(
 
 def run_experiment(
     experiment: str,
-    preset: str = "quick",
+    preset: str | Preset = "quick",
     seeds: Iterable[int] | None = None,
     *,
     device: str | None = None,
@@ -357,19 +347,18 @@ def run_experiment(
     Book: Replicating Figs. 4-5.
 
     Each run writes ``metrics.csv`` and ``config.json`` after every epoch (see
-    :mod:`qpconv.results`); the config holds what was trained (model, dataset copy, subset
-    sizes, recipe, parameter counts) and its provenance (library versions, device, summed
-    epoch wall time ``wall_seconds``, ``epochs_completed``, ``completed``). Checkpoints
-    are written after every epoch and kept after completion: they hold the trained model
-    (``checkpoint["model"]``) and cost a few MB each; deleting them is safe once a run is
-    complete.
+    :mod:`~qpconv.replication.results`). Checkpoints are written after every epoch and
+    kept after completion: they hold the trained model (``checkpoint["model"]``) and cost
+    a few MB each; deleting them is safe once a run is complete. A run whose recorded
+    files are damaged is treated as incomplete: it resumes from its checkpoint, or
+    retrains.
 
     Args:
         experiment: name in :data:`EXPERIMENTS`.
-        preset: name in :data:`PRESETS`.
+        preset: a :class:`Preset`, or the name of one in :data:`PRESETS`.
         seeds: default the preset's seeds.
         device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
-        data_root: see :func:`qpconv.data.resolve_data_root`.
+        data_root: see :func:`~qpconv.replication.datasets.resolve_data_root`.
         results_dir: root of the results layout.
         checkpoint_dir: root of the checkpoint layout.
         progress: tqdm bars; default when stdout is a terminal and ``$CI`` is unset.
@@ -380,62 +369,55 @@ def run_experiment(
 
     Raises:
         ValueError: unknown experiment or preset, bad seeds, CUDA asked for but missing.
-        qpconv.data.DatasetNotFoundError: the dataset is missing and cannot be downloaded.
-        qpconv.training.CheckpointMismatchError: a checkpoint of another configuration is in the way.
+        qpconv.replication.loading.DatasetNotFoundError: the dataset is missing and cannot be downloaded.
+        qpconv.replication.training.CheckpointMismatchError: a checkpoint of another configuration is in the way.
     """
     runs = plan_runs(experiment, preset, seeds)
     torch_device = resolve_device(device)
-    device_name = describe_device(torch_device)
     results_dir, checkpoint_dir = Path(results_dir), Path(checkpoint_dir)
     data: LoadedDataset | None = None
     for run in runs:
-        record = read_run(run.results_dir(results_dir))
-        if record is not None and record.config.get("completed"):
+        try:
+            record = read_run(run.results_dir(results_dir))
+        except DamagedRunError as error:
+            log(f"{run}: {error}; treated as incomplete")
+            record = None
+        if record is not None and record.completed:
             log(f"{run}: complete, skipped")
             continue
         if data is None:
             data = load_dataset(runs[0].dataset, data_root)
         resuming = run.checkpoint_path(checkpoint_dir).is_file()
-        log(f"{run}: {'resuming' if resuming else 'training'} on {device_name}")
-        _execute(run, data, device_name, results_dir, checkpoint_dir, torch_device, progress)
+        log(f"{run}: {'resuming' if resuming else 'training'} on {describe_device(torch_device)}")
+        _execute(run, data, results_dir, checkpoint_dir, torch_device, progress)
     folders = sorted({str(run.results_dir(results_dir).parents[1]) for run in runs})
-    log(f"results of {experiment} ({preset}) are in: {', '.join(folders)}")
+    log(f"results of {experiment} ({runs[0].preset.name}) are in: {', '.join(folders)}")
     return [run.results_dir(results_dir) for run in runs]
 
 
-def load_runs(
-    experiment: str, preset: str, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR
-) -> list[RunRecord]:
-    """Every recorded run of ``experiment`` under ``preset``, complete or not, for any seed.
+def load_runs(experiment: str, preset: str, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[RunRecord]:
+    """Every recorded run of ``experiment`` under ``preset``, for any seed, in any state.
 
     Book: Replicating Figs. 4-5.
 
     Runs shared with another experiment are read from where they are stored (module
     docstring). Runs come in the experiment's model order, then by seed. A run's
-    ``config["completed"]`` tells whether it finished.
+    ``completed``/``diverged`` tell its state. A run whose files are damaged is left
+    out with a :class:`DamagedRunWarning` naming the file and the reason, so that one
+    bad run never hides the others.
 
     Raises:
-        ValueError: unknown experiment or preset.
+        ValueError: unknown experiment.
     """
     spec = get_experiment(experiment)
-    get_preset(preset)
     records = []
     for variant in spec.variants:
         storage = _storage_experiment(spec.dataset, variant)
         for seed in recorded_seeds(results_dir, storage, preset, variant.name):
-            record = read_run(run_path(results_dir, storage, preset, variant.name, seed))
+            try:
+                record = read_run(run_path(results_dir, storage, preset, variant.name, seed))
+            except DamagedRunError as error:
+                warnings.warn(f"{error}; left out", DamagedRunWarning, stacklevel=2)
+                continue
             records += [record] if record is not None else []
     return records
-
-
-def metrics_table(runs: Iterable[RunRecord]) -> list[dict[str, Any]]:
-    """Runs as one tidy table: a row per (run, epoch) with model, seed and the epoch's metrics.
-
-    Book: Replicating Figs. 4-5.
-
-    The rows suit ``pandas.DataFrame(rows)`` and seaborn's ``hue="model"`` directly.
-    Each row has ``experiment``, ``preset``, ``dataset``, ``dataset_copy``, ``model``,
-    ``seed``, ``completed`` and the :data:`qpconv.results.METRIC_FIELDS`.
-    """
-    keys = ("experiment", "preset", "dataset", "dataset_copy", "model", "seed", "completed")
-    return [{**{key: run.config.get(key) for key in keys}, **row} for run in runs for row in run.metrics]

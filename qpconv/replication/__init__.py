@@ -1,0 +1,30 @@
+"""The replication wing: the paper's experiments, from data to verdicts (book, Replication part).
+
+Everything here serves the book's replication of Ning, Li and Chen; nothing in the
+core (``qpconv`` itself: the layer, its maths, its kernels) imports it. Modules:
+
+* :mod:`~qpconv.replication.atomic`      atomic file writes (used by every writer below)
+* :mod:`~qpconv.replication.datasets`    what each dataset is: sizes, statistics, where its copies come from
+* :mod:`~qpconv.replication.loading`     datasets into memory, stratified subsets, loaders (chapter 7)
+* :mod:`~qpconv.replication.acquire`     downloads and offline preparation of the datasets (How to run)
+* :mod:`~qpconv.replication.models`      the paper's hybrid CNN and its pointwise blocks, Fig. 3 (chapter 7)
+* :mod:`~qpconv.replication.diagrams`    block diagrams of the models, Fig. 3 (chapter 7)
+* :mod:`~qpconv.replication.recipe`      the training recipe as data (chapter 7)
+* :mod:`~qpconv.replication.training`    training with the recipe, resumable (chapter 7)
+* :mod:`~qpconv.replication.results`     the results layout and typed run records (Replication)
+* :mod:`~qpconv.replication.experiments` the paper's experiments, presets and the runner (Replication)
+* :mod:`~qpconv.replication.plotting`    Figs. 4-8 from recorded runs (Replication)
+* :mod:`~qpconv.replication.claims`      the paper's quoted values and verdicts (The paper's claims, checked)
+* :mod:`~qpconv.replication.notebook`    one setup call and the shared tables of the chapters
+* :mod:`~qpconv.replication.book`        the table of contents and the book build (``make book``)
+
+It needs the ``replication`` extra: ``pip install 'qpconv[replication]'``.
+"""
+
+from .._optional import require_installed
+
+require_installed(
+    ("torchvision", "pandas", "matplotlib", "seaborn", "tqdm", "yaml"),
+    extra="replication",
+    feature="qpconv.replication (the paper's experiments)",
+)

@@ -1,0 +1,206 @@
+"""Source checks of the executable book: table of contents, notebooks, citations, configuration.
+
+Fast, always run: the table of contents points to existing files, the notebooks are
+committed without outputs, have a ``parameters`` cell with the quick preset, the
+``python3`` kernel and a Colab install cell, their code is plain Python with no
+setup lines of its own (that is :func:`qpconv.replication.notebook.setup_chapter`'s job),
+every citation is in ``book/references.bib``, every figure has a caption, and the
+configuration keeps MathJax offline and the launch buttons on. The rendered book is
+checked by ``test_book_rendered.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+
+import pytest
+import yaml
+from book_sources import CHAPTERS, NOTEBOOKS, ROOT, cell_source, load_notebook, toc_files
+
+EXPECTED_CHAPTERS = [
+    "01_pointwise_convolution",
+    "02_amplitude_encoding",
+    "03_single_qubit_gates",
+    "04_entangling_blocks",
+    "05_quantum_pointwise_layer",
+    "06_gradients",
+    "07_hybrid_models",
+    "08_fashion_mnist",
+    "09_cifar10",
+    "10_depth",
+    "11_claims",
+]
+
+
+def test_toc_points_to_existing_files_and_lists_every_chapter():
+    files = toc_files()
+    for entry in files:
+        assert any((ROOT / f"{entry}{suffix}").is_file() for suffix in ("", ".md", ".ipynb")), f"_toc.yml: {entry} missing"
+    for chapter in EXPECTED_CHAPTERS:
+        assert f"notebooks/{chapter}" in files, f"chapter {chapter} is not in _toc.yml"
+    for page in ("book/intro", "book/how_to_run", "book/replication_notes", "book/bibliography"):
+        assert page in files
+
+
+def test_every_notebook_is_a_chapter_of_the_toc():
+    assert sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) == sorted(CHAPTERS)
+    assert CHAPTERS[: len(EXPECTED_CHAPTERS)] == EXPECTED_CHAPTERS
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_committed_without_outputs(notebook):
+    nb = load_notebook(notebook)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [], f"{notebook.name}: a code cell has outputs; clear them before committing"
+            assert cell.get("execution_count") is None, f"{notebook.name}: a code cell has an execution count"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_parameters_kernel_and_colab_cell(notebook):
+    nb = load_notebook(notebook)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3", "papermill -k python3 and nbval --current-env expect python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    parameters = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(parameters) == 1, f"{notebook.name}: expected exactly one cell tagged 'parameters'"
+    assert re.search(r'^PRESET = "quick"$', cell_source(parameters[0]), re.M), "the committed default must be the quick preset"
+    first = cell_source(code[0])
+    assert '"google.colab" in sys.modules' in first and "pip" in first, f"{notebook.name}: first code cell must install qpconv on Colab"
+    assert nb["cells"][0]["cell_type"] == "markdown" and cell_source(nb["cells"][0]).startswith("# "), "a notebook starts with its title"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_code_is_plain_python(notebook):
+    """No IPython magics or shell escapes: every cell must run under nbval, papermill and plain Python."""
+    for index, cell in enumerate(load_notebook(notebook)["cells"]):
+        if cell["cell_type"] == "code":
+            try:
+                ast.parse(cell_source(cell))
+            except SyntaxError as error:
+                pytest.fail(f"{notebook.name}, cell {index}: not valid Python: {error}")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_imports_the_package(notebook):
+    code = "\n".join(cell_source(c) for c in load_notebook(notebook)["cells"] if c["cell_type"] == "code")
+    assert re.search(r"^from qpconv|^import qpconv", code, re.M), f"{notebook.name} must use the qpconv package"
+
+
+def test_paper_figures_have_captions():
+    expected = {
+        "04_entangling_blocks": "fig-1",
+        "05_quantum_pointwise_layer": "fig-2",
+        "07_hybrid_models": "fig-3",
+        "08_fashion_mnist": "fig-5-replicated",
+        "09_cifar10": "fig-7-replicated",
+        "10_depth": "fig-8-replicated",
+    }
+    for stem, name in expected.items():
+        cells = load_notebook(ROOT / "notebooks" / f"{stem}.ipynb")["cells"]
+        figures = [c["metadata"]["mystnb"]["figure"] for c in cells if "figure" in c.get("metadata", {}).get("mystnb", {})]
+        named = [f for f in figures if f.get("name") == name]
+        assert named and "Fig. " in named[0]["caption"], f"{stem}: figure {name} with a caption is missing"
+    # every figure cell of every chapter has a caption
+    for notebook in NOTEBOOKS:
+        for cell in load_notebook(notebook)["cells"]:
+            figure = cell.get("metadata", {}).get("mystnb", {}).get("figure")
+            if figure is not None:
+                assert figure.get("caption", "").strip() and figure.get("name"), f"{notebook.name}: figure without caption/name"
+
+
+def _bib_keys() -> set[str]:
+    return set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text(), re.M))
+
+
+def test_every_citation_is_in_the_bibliography():
+    keys = _bib_keys()
+    texts = [p.read_text() for p in (ROOT / "book").glob("*.md")]
+    texts += [cell_source(c) for nb in NOTEBOOKS for c in load_notebook(nb)["cells"] if c["cell_type"] == "markdown"]
+    cited = {key.strip() for text in texts for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in group.split(",")}
+    assert cited, "no citations found"
+    assert not cited - keys, f"cited but not in book/references.bib: {sorted(cited - keys)}"
+    assert "ning2024qpconv" in cited
+
+
+def test_config_keeps_mathjax_offline_and_launch_buttons():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["only_build_toc_files"] is True
+    assert config["execute"]["execute_notebooks"] == "off", "notebooks are executed by papermill, not by the build"
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
+    assert "mathjax_path" not in (config["sphinx"].get("config") or {}), "mathjax_path would override the offline copy"
+    for bib in config["bibtex_bibfiles"]:
+        assert (ROOT / bib).is_file()
+    assert config["repository"] == {"url": "https://github.com/qpconv/qpconv", "path_to_book": "", "branch": "main"}
+    assert config["launch_buttons"]["colab_url"].startswith("https://colab.research.google.com")
+    assert config["launch_buttons"]["binderhub_url"].startswith("https://mybinder.org")
+
+
+def _pyproject_requirements() -> dict[str, str]:
+    """``{distribution: specifier}`` of the core dependencies and every extra in pyproject.toml (qpconv itself left out)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    parsed = {}
+    for requirement in requirements:
+        name, specifier = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?(.*)", requirement).groups()
+        if name != "qpconv":
+            parsed[name.lower()] = specifier.strip()
+    return parsed
+
+
+CONDA_NAMES = {"torch": "pytorch", "pyyaml": "pyyaml"}
+"""conda-forge names of PyPI distributions where they differ."""
+
+
+def test_binder_and_conda_environments_agree_with_pyproject():
+    postbuild = (ROOT / "binder" / "postBuild").read_text()
+    assert re.search(r"pip install .*-e \.", postbuild), "binder/postBuild must install the package itself"
+    assert os.access(ROOT / "binder" / "postBuild", os.X_OK)
+    required = _pyproject_requirements()
+    for env_file in (ROOT / "environment.yml", ROOT / "binder" / "environment.yml"):
+        env = yaml.safe_load(env_file.read_text())
+        assert env["channels"] == ["conda-forge"]
+        conda = {}
+        for dependency in env["dependencies"]:
+            if isinstance(dependency, str):
+                name, specifier = re.match(r"([A-Za-z0-9_.-]+)(.*)", dependency).groups()
+                conda[name] = specifier.strip()
+        for name in ("torch", "numpy", "pennylane", "torchvision", "pandas", "matplotlib", "seaborn", "tqdm"):
+            conda_name = CONDA_NAMES.get(name, name)
+            assert conda_name in conda, f"{env_file.name}: {conda_name} is missing"
+            assert conda[conda_name] == required[name], f"{env_file.name}: {conda_name}{conda[conda_name]}, pyproject says {required[name]}"
+    pip = next(d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"] if isinstance(d, dict))
+    assert any(line.startswith("-e .") for line in pip), "environment.yml must install the package with pip -e ."
+
+
+SETUP_LINES = re.compile(r"^\s*(assert PRESET|.*warnings\.filterwarnings|.*plt\.rcParams|.*os\.environ|.*QPCONV_DATA|"
+                         r".*torch\.set_default_dtype|.*pd\.set_option|.*\.\./results|.*\.\./data)", re.M)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_set_up_through_the_package_only(notebook):
+    """Setup (PRESET check, data root, styles, warnings, seeds) is ``setup_chapter``'s: no notebook repeats it."""
+    code = [cell_source(c) for c in load_notebook(notebook)["cells"] if c["cell_type"] == "code"]
+    offending = [match.group(0).strip() for cell in code for match in SETUP_LINES.finditer(cell)]
+    assert not offending, f"{notebook.name}: setup lines that belong in qpconv.replication.notebook: {offending}"
+    assert sum("setup_chapter(PRESET" in cell for cell in code) == 1, f"{notebook.name}: call setup_chapter(PRESET, ...) once"
+
+
+def test_makefile_targets():
+    makefile = (ROOT / "Makefile").read_text()
+    for target in ("book:", "lab:", "test:"):
+        assert re.search(rf"^{target}", makefile, re.M), f"Makefile target {target} missing"
+    assert "--nbval-lax --nbval-current-env notebooks/ --executed-notebooks" in makefile, "nbval executes the notebooks once"
+    assert "scripts/build_book.py --no-execute" in makefile, "the tested book is built from nbval's executions"
+    assert "scripts/build_book.py --preset" in makefile
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_a_unique_id(notebook):
+    """nbformat 4.5 requires cell ids; a cell added by hand without one makes nbformat warn on every write."""
+    nb = load_notebook(notebook)
+    assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5)
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{notebook.name}: cells without ids or with repeated ids"
