@@ -1,4 +1,4 @@
-// Fused CPU kernels of the exact simulation (book chapter 6, "Gradients"; Python side: qpconv/cpu_kernels.py).
+// Fused CPU kernels of the exact simulation (book chapter 6, "Gradients"; Python side, the only caller: qpconv/cpu_kernels.py).
 //
 // Conventions, as in qpconv/simulation.py:
 //   pixels   (P, C)                real, contiguous: one unnormalised channel vector per row;
@@ -8,11 +8,19 @@
 //                                  = sum_j |(U_k x_p)_j|^2 z_i(j) / |x_p|^2 (0 for an all-zero pixel),
 //                                  with z_i(j) = +1 or -1 as bit i of j (wire 0 = most significant) is 0 or 1.
 //
-// The pixels are cut into chunks of `rows` rows. Each thread takes whole chunks, one after the
-// other from a shared counter (a stalled core on a shared machine holds no one back), and runs
-// a chunk's matrix product and its elementwise work back to back while the chunk's amplitudes
-// are in that core's cache. No thread waits for another until the end. Matrix products called
-// inside ATen's parallel region run on the calling thread alone.
+// The pixels are cut into chunks of `pixels_per_chunk` pixels, and the chunks into a fixed number of
+// groups of consecutive chunks (Plan::groups, which depends on the sizes only, never on the thread
+// count). Each thread takes whole groups, one after the other from a shared counter (a stalled core on
+// a shared machine holds no one back), and runs each chunk's matrix product and its elementwise work back
+// to back while the chunk's amplitudes are in that core's cache. No thread waits for another until the
+// end.
+//
+// Determinism: every output row depends on its own chunk only, and the weight gradient, a sum over all
+// pixels, is summed chunk by chunk in order within a group and then group by group in order. Which thread
+// computes a group changes nothing, so outputs and gradients are bit-identical for any number of threads.
+// For that, every matrix product runs on one thread: MKL (PyTorch's BLAS on x86) would otherwise spread a
+// product called inside the parallel region over threads of its own and sum in an order that depends on
+// how many (see SingleThreadedBlas).
 
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
@@ -21,13 +29,31 @@
 #include <atomic>
 #include <vector>
 
+// MKL's thread-local thread count (MKL_Set_Num_Threads_Local, its C interface); declared weak, so that with another BLAS
+// (OpenBLAS, Accelerate, ...) it is null and nothing is called.
+extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
+
 namespace {
 
-// For each of `count` rows of 2 * dim amplitudes [real | imaginary]:
+// While alive, matrix products called by this thread run on this thread alone.
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : previous_(MKL_Set_Num_Threads_Local ? MKL_Set_Num_Threads_Local(1) : 0) {}
+  ~SingleThreadedBlas() {
+    if (MKL_Set_Num_Threads_Local) MKL_Set_Num_Threads_Local(previous_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int previous_;
+};
+
+// For each of `n_rows` rows of 2 * dim amplitudes [real | imaginary] (one row per pixel and circuit):
 // out[r * n + i] = sum_j (re_j^2 + im_j^2) z_i(j). `folded` is scratch space of dim values.
 template <typename T>
-void signed_square_sums(const T* amplitudes, int64_t count, int64_t dim, int64_t n, T* out, T* folded) {
-  for (int64_t r = 0; r < count; ++r) {
+void signed_square_sums(const T* amplitudes, int64_t n_rows, int64_t dim, int64_t n, T* out, T* folded) {
+  for (int64_t r = 0; r < n_rows; ++r) {
     const T* re = amplitudes + r * 2 * dim;
     const T* im = re + dim;
     T* row_out = out + r * n;
@@ -45,11 +71,11 @@ void signed_square_sums(const T* amplitudes, int64_t count, int64_t dim, int64_t
   }
 }
 
-// For each of `count` rows: multiplies both halves of the row's 2 * dim amplitudes by
+// For each of `n_rows` rows: multiplies both halves of the row's 2 * dim amplitudes by
 // w_j = sum_i grad[r * n + i] z_i(j), in place. `weights` is scratch space of dim values.
 template <typename T>
-void scale_by_signed_grads(T* amplitudes, const T* grad, int64_t count, int64_t dim, int64_t n, T* weights) {
-  for (int64_t r = 0; r < count; ++r) {
+void scale_by_signed_grads(T* amplitudes, const T* grad, int64_t n_rows, int64_t dim, int64_t n, T* weights) {
+  for (int64_t r = 0; r < n_rows; ++r) {
     const T* g = grad + r * n;
     T total = 0;
     for (int64_t i = 0; i < n; ++i) total += g[i];
@@ -68,10 +94,10 @@ void scale_by_signed_grads(T* amplitudes, const T* grad, int64_t count, int64_t 
   }
 }
 
-// 1 / |x|^2 of each of `count` rows of `channels` values (1 for an all-zero row, whose outputs and gradients are 0).
+// 1 / |x|^2 of each of `n_pixels` rows of `channels` values (1 for an all-zero row, whose outputs and gradients are 0).
 template <typename T>
-void inverse_squared_norms(const T* pixels, int64_t count, int64_t channels, T* out) {
-  for (int64_t p = 0; p < count; ++p) {
+void inverse_squared_norms(const T* pixels, int64_t n_pixels, int64_t channels, T* out) {
+  for (int64_t p = 0; p < n_pixels; ++p) {
     const T* x = pixels + p * channels;
     T squared = 0;
 #pragma omp simd reduction(+ : squared)
@@ -80,7 +106,7 @@ void inverse_squared_norms(const T* pixels, int64_t count, int64_t channels, T* 
   }
 }
 
-void check_operands(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
+void check_operands(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t pixels_per_chunk) {
   TORCH_CHECK(pixels.device().is_cpu() && stacked.device().is_cpu(), "qpconv cpu kernels: tensors must be on the CPU");
   TORCH_CHECK(pixels.dim() == 2 && stacked.dim() == 2, "qpconv cpu kernels: pixels and stacked must be 2-D");
   TORCH_CHECK(pixels.is_contiguous() && stacked.is_contiguous(), "qpconv cpu kernels: pixels and stacked must be contiguous");
@@ -89,43 +115,63 @@ void check_operands(const torch::Tensor& pixels, const torch::Tensor& stacked, i
               pixels.size(1), " channels");
   TORCH_CHECK(n_qubits >= 1 && n_qubits < 31 && stacked.size(0) % (int64_t{2} << n_qubits) == 0,
               "qpconv cpu kernels: stacked rows must be a multiple of 2 * 2**n_qubits");
-  TORCH_CHECK(rows >= 1, "qpconv cpu kernels: rows must be positive");
+  TORCH_CHECK(pixels_per_chunk >= 1, "qpconv cpu kernels: pixels_per_chunk must be positive");
 }
 
-// The sizes of one call, and how its pixels are cut into chunks.
+// At most this many groups of chunks in the backward pass, so that the per-group partial weight gradients
+// stay few and small (the backward pass runs on at most this many threads).
+constexpr int64_t kMaxGroups = 8;
+// ... and at most this many bytes of them.
+constexpr int64_t kPartialBytes = int64_t{64} << 20;
+
+// The sizes of one call, and how its pixels are cut into chunks and its chunks into groups.
 struct Plan {
-  int64_t count, channels, width, dim, outputs, rows, chunks, threads;
+  int64_t n_pixels, channels, width, dim, outputs, pixels_per_chunk, chunks, groups, threads;
+
+  // Chunks [first_chunk(g), first_chunk(g + 1)) form group g.
+  int64_t first_chunk(int64_t group) const { return group * chunks / groups; }
 };
 
-Plan make_plan(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
-  check_operands(pixels, stacked, n_qubits, rows);
+// `grouped`: the chunks form at most kMaxGroups groups (the backward pass, which sums over them); otherwise
+// every chunk is a group of its own (the forward pass, where nothing is summed across chunks).
+Plan make_plan(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t pixels_per_chunk,
+               bool grouped) {
+  check_operands(pixels, stacked, n_qubits, pixels_per_chunk);
   Plan plan{};
-  plan.count = pixels.size(0);
+  plan.n_pixels = pixels.size(0);
   plan.channels = pixels.size(1);
   plan.width = stacked.size(0);
   plan.dim = int64_t{1} << n_qubits;
   plan.outputs = plan.width / (2 * plan.dim) * n_qubits;
-  plan.rows = rows;
-  plan.chunks = (plan.count + rows - 1) / rows;
-  plan.threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), plan.chunks));
+  plan.pixels_per_chunk = pixels_per_chunk;
+  plan.chunks = (plan.n_pixels + pixels_per_chunk - 1) / pixels_per_chunk;
+  const int64_t partial_bytes = std::max<int64_t>(1, plan.width * plan.channels * pixels.element_size());
+  plan.groups = std::max<int64_t>(1, grouped ? std::min({plan.chunks, kMaxGroups, kPartialBytes / partial_bytes}) : plan.chunks);
+  plan.threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), plan.groups));
   return plan;
 }
 
-// Calls body(slot, start, length, amplitudes) once for every chunk of pixels [start, start + length), where
-// `amplitudes` (length, width) = pixels[start : start + length] @ stacked^T, computed by the calling thread
-// into its own scratch space (so the body works on cached data), and `slot` < plan.threads names that thread.
+// Calls body(group, first, start, length, amplitudes) once for every chunk of pixels [start, start + length),
+// the chunks of each group in order, `first` true for the group's first chunk. `amplitudes` (length, width) =
+// pixels[start : start + length] @ stacked^T, computed by the calling thread into its own scratch space (so the
+// body works on cached data). Different groups may run on different threads at the same time.
 template <typename Body>
 void for_each_chunk(const Plan& plan, const torch::Tensor& pixels, const torch::Tensor& stacked, const Body& body) {
-  auto scratch = at::empty({plan.threads, std::min(plan.rows, plan.count), plan.width}, pixels.options());
+  if (plan.n_pixels == 0) return;
+  auto scratch = at::empty({plan.threads, std::min(plan.pixels_per_chunk, plan.n_pixels), plan.width}, pixels.options());
   const auto stacked_t = stacked.t();
   std::atomic<int64_t> next{0};
   at::parallel_for(0, plan.threads, 1, [&](int64_t slot, int64_t /*end*/) {
     at::NoGradGuard no_grad;  // grad mode is thread-local, and on by default in a worker thread
-    for (int64_t chunk = next++; chunk < plan.chunks; chunk = next++) {
-      const int64_t start = chunk * plan.rows, length = std::min(plan.rows, plan.count - start);
-      auto amplitudes = scratch[slot].narrow(0, 0, length);
-      at::mm_out(amplitudes, pixels.narrow(0, start, length), stacked_t);
-      body(slot, start, length, amplitudes);
+    SingleThreadedBlas single_threaded;
+    for (int64_t group = next++; group < plan.groups; group = next++) {
+      for (int64_t chunk = plan.first_chunk(group); chunk < plan.first_chunk(group + 1); ++chunk) {
+        const int64_t start = chunk * plan.pixels_per_chunk;
+        const int64_t length = std::min(plan.pixels_per_chunk, plan.n_pixels - start);
+        auto amplitudes = scratch[slot].narrow(0, 0, length);
+        at::mm_out(amplitudes, pixels.narrow(0, start, length), stacked_t);
+        body(group, chunk == plan.first_chunk(group), start, length, amplitudes);
+      }
     }
   });
 }
@@ -133,11 +179,13 @@ void for_each_chunk(const Plan& plan, const torch::Tensor& pixels, const torch::
 }  // namespace
 
 // <Z_i> of every circuit on every pixel, (P, K * n): see the conventions at the top of this file.
-torch::Tensor expectations(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits, int64_t rows) {
-  const Plan plan = make_plan(pixels, stacked, n_qubits, rows);
-  auto out = at::empty({plan.count, plan.outputs}, pixels.options());
+torch::Tensor expectations(const torch::Tensor& pixels, const torch::Tensor& stacked, int64_t n_qubits,
+                           int64_t pixels_per_chunk) {
+  const Plan plan = make_plan(pixels, stacked, n_qubits, pixels_per_chunk, /*grouped=*/false);
+  auto out = at::empty({plan.n_pixels, plan.outputs}, pixels.options());
   AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations", [&] {
-    for_each_chunk(plan, pixels, stacked, [&](int64_t /*slot*/, int64_t start, int64_t length, const torch::Tensor& amplitudes) {
+    for_each_chunk(plan, pixels, stacked, [&](int64_t /*group*/, bool /*first*/, int64_t start, int64_t length,
+                                              const torch::Tensor& amplitudes) {
       std::vector<scalar_t> folded(plan.dim), inverse_norms(length);
       scalar_t* chunk_out = out.data_ptr<scalar_t>() + start * plan.outputs;
       signed_square_sums(amplitudes.data_ptr<scalar_t>(), length * plan.outputs / n_qubits, plan.dim, n_qubits, chunk_out,
@@ -156,19 +204,22 @@ torch::Tensor expectations(const torch::Tensor& pixels, const torch::Tensor& sta
 // and dS_i/da = 2 a z_i for every amplitude a. Returns (grad of pixels or None, grad of stacked or None).
 std::tuple<torch::Tensor, torch::Tensor> expectations_backward(const torch::Tensor& pixels, const torch::Tensor& stacked,
                                                                const torch::Tensor& out, const torch::Tensor& grad,
-                                                               int64_t n_qubits, int64_t rows, bool need_pixels,
-                                                               bool need_stacked) {
-  const Plan plan = make_plan(pixels, stacked, n_qubits, rows);
+                                                               int64_t n_qubits, int64_t pixels_per_chunk,
+                                                               bool need_pixels, bool need_stacked) {
+  const Plan plan = make_plan(pixels, stacked, n_qubits, pixels_per_chunk, /*grouped=*/true);
   const int64_t channels = plan.channels, outputs = plan.outputs;
   for (const auto* tensor : {&out, &grad})
     TORCH_CHECK(tensor->is_contiguous() && tensor->scalar_type() == pixels.scalar_type() && tensor->dim() == 2 &&
-                    tensor->size(0) == plan.count && tensor->size(1) == outputs,
+                    tensor->size(0) == plan.n_pixels && tensor->size(1) == outputs,
                 "qpconv cpu kernels: out and grad must be contiguous (P, K * n) tensors of the pixels' dtype");
   torch::Tensor grad_pixels = need_pixels ? at::empty_like(pixels) : torch::Tensor();
-  torch::Tensor partial = need_stacked ? at::zeros({plan.threads, plan.width, channels}, pixels.options()) : torch::Tensor();
+  // One partial weight gradient per group, each written by its group's first chunk and summed into by the rest.
+  std::vector<torch::Tensor> partial;
+  for (int64_t g = 0; need_stacked && g < plan.groups; ++g) partial.push_back(at::empty({plan.width, channels}, pixels.options()));
   AT_DISPATCH_FLOATING_TYPES(pixels.scalar_type(), "expectations_backward", [&] {
     // The amplitudes are recomputed chunk by chunk, in cache: cheaper than keeping them from the forward pass.
-    for_each_chunk(plan, pixels, stacked, [&](int64_t slot, int64_t start, int64_t length, const torch::Tensor& amplitudes) {
+    for_each_chunk(plan, pixels, stacked, [&](int64_t group, bool first, int64_t start, int64_t length,
+                                              const torch::Tensor& amplitudes) {
       const scalar_t* x = pixels.data_ptr<scalar_t>() + start * channels;
       const scalar_t* g = grad.data_ptr<scalar_t>() + start * outputs;
       const scalar_t* y = out.data_ptr<scalar_t>() + start * outputs;
@@ -189,10 +240,14 @@ std::tuple<torch::Tensor, torch::Tensor> expectations_backward(const torch::Tens
           for (int64_t c = 0; c < channels; ++c) dx[p * channels + c] -= radial * x[p * channels + c];
         }
       }
-      if (need_stacked) partial[slot].addmm_(amplitudes.t(), pixels.narrow(0, start, length));
+      if (need_stacked && first) at::mm_out(partial[group], amplitudes.t(), pixels.narrow(0, start, length));
+      else if (need_stacked) partial[group].addmm_(amplitudes.t(), pixels.narrow(0, start, length));
     });
   });
-  return {grad_pixels, need_stacked ? partial.sum(0) : torch::Tensor()};
+  if (!need_stacked) return {grad_pixels, torch::Tensor()};
+  if (plan.n_pixels == 0) return {grad_pixels, at::zeros_like(stacked)};
+  for (int64_t g = 1; g < plan.groups; ++g) partial[0].add_(partial[g]);  // in group order, elementwise: deterministic
+  return {grad_pixels, partial[0]};
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
