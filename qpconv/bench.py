@@ -23,8 +23,8 @@ import argparse
 import importlib.util
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

@@ -102,6 +102,7 @@ class Stage(NamedTuple):
     kind: StageKind
     value: torch.Tensor
 
+
 _KRON_MAX_QUBITS = 8
 """Up to this many qubits a layer of single-qubit gates is applied as one dense Kronecker
 matrix (few large operations: fastest); beyond it, wire by wire (memory O(2**n * C))."""
@@ -125,8 +126,7 @@ def _controlled_phase_exponents(n_qubits: int, layer: int, device: torch.device)
     """``(n_pairs, 2**n)`` 0/1 matrix: entry ``(g, j)`` is 1 when entangler ``g`` of block ``layer`` phases ``|j>``."""
     index = torch.arange(2**n_qubits, device=device)
     rows = [
-        _bit(index, control, n_qubits) * _bit(index, target, n_qubits)
-        for control, target in entangler_pairs(n_qubits, layer)
+        _bit(index, control, n_qubits) * _bit(index, target, n_qubits) for control, target in entangler_pairs(n_qubits, layer)
     ]
     return torch.stack(rows) if rows else torch.zeros(0, 2**n_qubits, dtype=torch.long, device=device)
 

@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train every model of EXPERIMENT for every seed. Complete runs are skipped, "
         "interrupted ones resume from their last finished epoch.",
     )
-    run.add_argument("experiment", choices=list(EXPERIMENTS), metavar="EXPERIMENT", help="; ".join(e.description for e in EXPERIMENTS.values()))
+    run.add_argument(
+        "experiment", choices=list(EXPERIMENTS), metavar="EXPERIMENT", help="; ".join(e.description for e in EXPERIMENTS.values())
+    )
     run.add_argument("--preset", choices=list(PRESETS), default="quick", help="default: quick")
     run.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="distinct non-negative integers; default: the preset's")
     run.add_argument("--device", help="cpu, cuda, cuda:1, ...; default: cuda when available, else cpu")

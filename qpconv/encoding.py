@@ -64,15 +64,14 @@ def check_qubit_count(n_qubits: int, channels: int) -> None:
     if 2**n_qubits < channels:
         needed = max(1, math.ceil(math.log2(channels)))
         raise ValueError(
-            f"n_qubits={n_qubits} holds only {2**n_qubits} amplitudes but in_channels={channels} "
-            f"needs at least {needed} qubits"
+            f"n_qubits={n_qubits} holds only {2**n_qubits} amplitudes but in_channels={channels} needs at least {needed} qubits"
         )
     if n_qubits > MAX_QUBITS:
         raise ValueError(
             f"n_qubits={n_qubits} exceeds the maximum of {MAX_QUBITS}: the exact simulation keeps "
             f"a complex C_in x 2**n block of every circuit's unitary (and one per gate for autograd), "
             f"which at {n_qubits} qubits needs more than "
-            f"{(2 ** n_qubits) * channels * 8 / 2**30:.0f} GiB per circuit per gate in complex64"
+            f"{(2**n_qubits) * channels * 8 / 2**30:.0f} GiB per circuit per gate in complex64"
         )
 
 

@@ -13,7 +13,7 @@ from .circuits import circuit_columns, get_ansatz
 from .encoding import check_finite, check_qubit_count, qubits_for_channels
 from .simulation import pauli_z_expectations
 
-__all__ = ["QuantumPointwiseConv2d", "BACKENDS"]
+__all__ = ["BACKENDS", "QuantumPointwiseConv2d"]
 
 BACKENDS = ("exact", "pennylane")
 

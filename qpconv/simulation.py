@@ -36,7 +36,7 @@ import torch
 
 from . import cpu_kernels
 
-__all__ = ["z_signs", "pauli_z_expectations", "stacked_real_columns"]
+__all__ = ["pauli_z_expectations", "stacked_real_columns", "z_signs"]
 
 _CHUNK_BYTES_PER_THREAD = 2**20
 """Amplitudes per CPU thread in one chunk: they stay in the core's private L2 cache, which

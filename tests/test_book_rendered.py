@@ -230,7 +230,7 @@ def test_rendered_page_in_browser(built_book, chromium, server, page, needs_math
         assert "<mjx-merror" not in dom, f"{page}: MathJax could not parse some math"
     missing = _images_resolve(built_book / page, parsed.images)
     assert not missing, f"{page}: images that do not resolve: {missing}"
-    figures = len(re.findall(r'<figure[^>]*>', dom))
+    figures = len(re.findall(r"<figure[^>]*>", dom))
     assert figures >= min_figures, f"{page}: {figures} figures, expected at least {min_figures}"
     if min_figures:
         assert dom.count("<figcaption") >= min_figures, f"{page}: figures without captions"

@@ -67,8 +67,12 @@ def test_notebook_parameters_kernel_and_colab_cell(notebook):
     assert len(parameters) == 1, f"{notebook.name}: expected exactly one cell tagged 'parameters'"
     assert re.search(r'^PRESET = "quick"$', cell_source(parameters[0]), re.M), "the committed default must be the quick preset"
     first = cell_source(code[0])
-    assert '"google.colab" in sys.modules' in first and "pip" in first, f"{notebook.name}: first code cell must install qpconv on Colab"
-    assert nb["cells"][0]["cell_type"] == "markdown" and cell_source(nb["cells"][0]).startswith("# "), "a notebook starts with its title"
+    assert '"google.colab" in sys.modules' in first and "pip" in first, (
+        f"{notebook.name}: first code cell must install qpconv on Colab"
+    )
+    assert nb["cells"][0]["cell_type"] == "markdown" and cell_source(nb["cells"][0]).startswith("# "), (
+        "a notebook starts with its title"
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -118,7 +122,9 @@ def test_every_citation_is_in_the_bibliography():
     keys = _bib_keys()
     texts = [p.read_text() for p in (ROOT / "book").glob("*.md")]
     texts += [cell_source(c) for nb in NOTEBOOKS for c in load_notebook(nb)["cells"] if c["cell_type"] == "markdown"]
-    cited = {key.strip() for text in texts for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in group.split(",")}
+    cited = {
+        key.strip() for text in texts for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for key in group.split(",")
+    }
     assert cited, "no citations found"
     assert not cited - keys, f"cited but not in book/references.bib: {sorted(cited - keys)}"
     assert "ning2024qpconv" in cited
@@ -170,13 +176,18 @@ def test_binder_and_conda_environments_agree_with_pyproject():
         for name in ("torch", "numpy", "pennylane", "torchvision", "pandas", "matplotlib", "seaborn", "tqdm"):
             conda_name = CONDA_NAMES.get(name, name)
             assert conda_name in conda, f"{env_file.name}: {conda_name} is missing"
-            assert conda[conda_name] == required[name], f"{env_file.name}: {conda_name}{conda[conda_name]}, pyproject says {required[name]}"
+            assert conda[conda_name] == required[name], (
+                f"{env_file.name}: {conda_name}{conda[conda_name]}, pyproject says {required[name]}"
+            )
     pip = next(d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"] if isinstance(d, dict))
     assert any(line.startswith("-e .") for line in pip), "environment.yml must install the package with pip -e ."
 
 
-SETUP_LINES = re.compile(r"^\s*(assert PRESET|.*warnings\.filterwarnings|.*plt\.rcParams|.*os\.environ|.*QPCONV_DATA|"
-                         r".*torch\.set_default_dtype|.*pd\.set_option|.*\.\./results|.*\.\./data)", re.M)
+SETUP_LINES = re.compile(
+    r"^\s*(assert PRESET|.*warnings\.filterwarnings|.*plt\.rcParams|.*os\.environ|.*QPCONV_DATA|"
+    r".*torch\.set_default_dtype|.*pd\.set_option|.*\.\./results|.*\.\./data)",
+    re.M,
+)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

@@ -65,7 +65,10 @@ def test_leading_columns_match_full_unitary():
 
 
 def test_float32_weights_give_complex64():
-    assert circuit_columns("strongly_entangling", random_weights("strongly_entangling", 1, 1, 2, torch.float32)).dtype == torch.complex64
+    assert (
+        circuit_columns("strongly_entangling", random_weights("strongly_entangling", 1, 1, 2, torch.float32)).dtype
+        == torch.complex64
+    )
 
 
 def test_unknown_ansatz_and_bad_weight_shape():

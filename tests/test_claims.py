@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from synthetic_runs import synthetic_run
 
 from qpconv.replication.claims import (
@@ -19,10 +18,20 @@ from qpconv.replication.claims import (
 from qpconv.replication.results import RunRecord, RunStatus
 
 
-def record(model: str, seed: int, train: list[float], test: list[float], parameters: int = 1000, completed: bool = True) -> RunRecord:
+def record(
+    model: str, seed: int, train: list[float], test: list[float], parameters: int = 1000, completed: bool = True
+) -> RunRecord:
     """A run whose accuracies (percent) per epoch are ``train`` and ``test``."""
     metrics = [
-        {"epoch": e + 1, "train_loss": 1.0, "train_acc": a / 100, "test_loss": 1.0, "test_acc": b / 100, "lr": 0.01, "seconds": 1800.0}
+        {
+            "epoch": e + 1,
+            "train_loss": 1.0,
+            "train_acc": a / 100,
+            "test_loss": 1.0,
+            "test_acc": b / 100,
+            "lr": 0.01,
+            "seconds": 1800.0,
+        }
         for e, (a, b) in enumerate(zip(train, test))
     ]
     status = RunStatus.COMPLETE if completed else RunStatus.RUNNING
@@ -30,13 +39,17 @@ def record(model: str, seed: int, train: list[float], test: list[float], paramet
 
 
 def test_summary_means_sds_final_best_and_hours():
-    runs = [record("quantum-L3", 0, [80, 90], [85, 84]), record("quantum-L3", 1, [82, 94], [86, 88]),
-            record("classical", 0, [70, 75], [72, 74]), record("classical", 1, [10], [10], completed=False)]
+    runs = [
+        record("quantum-L3", 0, [80, 90], [85, 84]),
+        record("quantum-L3", 1, [82, 94], [86, 88]),
+        record("classical", 0, [70, 75], [72, 74]),
+        record("classical", 1, [10], [10], completed=False),
+    ]
     summary = summarise(runs)
     assert list(summary.index) == ["quantum-L3", "classical"]
     q = summary.loc["quantum-L3"]
     assert q["seeds"] == 2 and q["epochs"] == 2 and q["hours"] == pytest.approx(1.0)
-    assert q["final_train"] == pytest.approx(92) and q["final_train_sd"] == pytest.approx(2 ** 0.5 * 2)
+    assert q["final_train"] == pytest.approx(92) and q["final_train_sd"] == pytest.approx(2**0.5 * 2)
     assert q["final_test"] == pytest.approx(86) and q["best_test"] == pytest.approx(86.5)
     assert summary.loc["classical", "seeds"] == 1 and summary.loc["classical", "final_test_sd"] == 0
     assert summarise(runs, completed_only=False).loc["classical", "seeds"] == 2
@@ -49,8 +62,14 @@ def verdicts(table: pd.DataFrame) -> dict[str, str]:
 
 def test_fashion_mnist_level_uses_test_then_train():
     def table(q_train, q_test):
-        return verdicts(check_claims(summarise([record("quantum-L3", 0, [q_train], [q_test], 900), record("classical", 0, [90], [90], 2000)]),
-                                     summarise([]), summarise([])))
+        return verdicts(
+            check_claims(
+                summarise([record("quantum-L3", 0, [q_train], [q_test], 900), record("classical", 0, [90], [90], 2000)]),
+                summarise([]),
+                summarise([]),
+            )
+        )
+
     claim = "Fashion-MNIST: quantum accuracy above 95 %"
     assert table(97, 96)[claim] == "holds"
     assert table(97, 92)[claim] == "partly"
@@ -58,11 +77,14 @@ def test_fashion_mnist_level_uses_test_then_train():
     assert table(97, 92)["the quantum model has fewer parameters than the classical one"] == "holds"
 
 
-@pytest.mark.parametrize("q_tests,c_tests,expected", [
-    ([91, 92, 93], [85, 86, 87], "holds"),          # 6 points apart, spread ~1.4
-    ([91, 92, 93], [91.5, 92, 92.5], "partly"),      # within the seed spread
-    ([85, 86, 87], [91, 92, 93], "does not hold"),
-])
+@pytest.mark.parametrize(
+    "q_tests,c_tests,expected",
+    [
+        ([91, 92, 93], [85, 86, 87], "holds"),  # 6 points apart, spread ~1.4
+        ([91, 92, 93], [91.5, 92, 92.5], "partly"),  # within the seed spread
+        ([85, 86, 87], [91, 92, 93], "does not hold"),
+    ],
+)
 def test_comparison_against_the_seed_spread(q_tests, c_tests, expected):
     runs = [record("quantum-L3", s, [99], [t]) for s, t in enumerate(q_tests)]
     runs += [record("classical", s, [99], [t]) for s, t in enumerate(c_tests)]
@@ -80,6 +102,7 @@ def test_depth_claims():
     def runs(l4_test):
         tests = {"quantum-L1": 70, "quantum-L2": 72, "quantum-L3": 74, "quantum-L4": l4_test, "classical": 71}
         return summarise([record(model, 0, [90], [value]) for model, value in tests.items()])
+
     best = "CIFAR-10: four entangling blocks give the most accurate model"
     above = "CIFAR-10: every quantum depth beats the classical model (~70 %)"
     assert verdicts(check_claims(summarise([]), summarise([]), runs(76)))[best] == "holds"
@@ -88,8 +111,9 @@ def test_depth_claims():
 
 
 def test_depth_claims_with_some_depths_recorded_show_them_but_give_no_verdict():
-    partial = summarise([record("quantum-L1", 0, [90], [75.3]), record("quantum-L3", 0, [90], [76.4]),
-                         record("classical", 0, [90], [74.5])])
+    partial = summarise(
+        [record("quantum-L1", 0, [90], [75.3]), record("quantum-L3", 0, [90], [76.4]), record("classical", 0, [90], [74.5])]
+    )
     rows = check_claims(summarise([]), summarise([]), partial).iloc[5:7]
     assert set(rows["verdict"]) == {"not measured"}
     assert set(rows["measured"]) == {"final test: L1 75.30, L3 76.40, classical 74.50; not recorded yet: L2, L4"}
@@ -120,7 +144,8 @@ def test_quantum_versus_classical():
     summary = summarise([record("quantum-L3", 0, [94.5], [76.4]), record("classical", 0, [91.8], [74.5])])
     assert quantum_versus_classical(summary) == (
         "final test: quantum 76.40 %, classical 74.50 %, difference +1.90 points\n"
-        "final train: quantum 94.50 %, classical 91.80 %, difference +2.70 points")
+        "final train: quantum 94.50 %, classical 91.80 %, difference +2.70 points"
+    )
     assert quantum_versus_classical(summary.loc[["classical"]]) == "no complete run of quantum-L3 is recorded yet"
 
 
@@ -136,7 +161,9 @@ def test_which_accuracy_the_paper_plotted():
 def test_single_seed_comparisons_are_marked_provisional():
     one = summarise([record("quantum-L3", 0, [99], [93]), record("classical", 0, [99], [92])])
     row = check_claims(one, summarise([]), summarise([])).iloc[1]
-    assert row["verdict"] == "holds" and row["measured"].startswith("final test difference +1.00 points (one seed only, so no spread: provisional)")
+    assert row["verdict"] == "holds" and row["measured"].startswith(
+        "final test difference +1.00 points (one seed only, so no spread: provisional)"
+    )
     three = summarise([record(m, s, [99], [t + s / 10]) for m, t in (("quantum-L3", 93), ("classical", 90)) for s in range(3)])
     measured = check_claims(three, summarise([]), summarise([])).iloc[1]["measured"]
     assert "provisional" not in measured and measured.startswith("final test difference +3.00 points (seed spread 0.14)")

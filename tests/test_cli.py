@@ -9,7 +9,9 @@ import pytest
 from qpconv.cli import main
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["data", "prepare", "--help"], ["data", "download", "--help"], ["list", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["run", "--help"], ["data", "prepare", "--help"], ["data", "download", "--help"], ["list", "--help"]]
+)
 def test_every_command_has_help(argv, capsys):
     assert main(argv) == 0
     assert "usage: qpconv" in capsys.readouterr().out
@@ -31,8 +33,20 @@ def test_bad_run_command_lines_exit_2_with_a_message(argv, message, capsys):
 
 
 def test_missing_data_exits_1_and_names_the_prepare_command(tmp_path, offline, capsys):
-    code = main(["run", "fig4_5", "--device", "cpu", "--data-root", str(tmp_path / "empty"),
-                 "--results-dir", str(tmp_path / "results"), "--checkpoint-dir", str(tmp_path / "checkpoints")])
+    code = main(
+        [
+            "run",
+            "fig4_5",
+            "--device",
+            "cpu",
+            "--data-root",
+            str(tmp_path / "empty"),
+            "--results-dir",
+            str(tmp_path / "results"),
+            "--checkpoint-dir",
+            str(tmp_path / "checkpoints"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "qpconv run: error: fashion-mnist is not in the data root" in err

@@ -75,7 +75,9 @@ def test_missing_data_without_download_names_the_prepare_command(tmp_path, name)
 @pytest.mark.parametrize("name", list(DATASETS))
 def test_failed_download_is_one_clear_error_at_once(tmp_path, offline, name):
     start = time.perf_counter()
-    with pytest.raises(DatasetNotFoundError, match=r"could not be downloaded \(download failed: .*network is unreachable") as info:
+    with pytest.raises(
+        DatasetNotFoundError, match=r"could not be downloaded \(download failed: .*network is unreachable"
+    ) as info:
         load_dataset(name, tmp_path)
     assert time.perf_counter() - start < 10
     assert DATASETS[name].prepare_command in str(info.value)

@@ -10,9 +10,7 @@ import torch
 from qpconv.encoding import MAX_QUBITS, amplitude_encode, check_finite, qubits_for_channels
 
 
-@pytest.mark.parametrize(
-    "channels, expected", [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (64, 6), (65, 7), (128, 7), (16384, 14)]
-)
+@pytest.mark.parametrize("channels, expected", [(1, 1), (2, 1), (3, 2), (4, 2), (5, 3), (64, 6), (65, 7), (128, 7), (16384, 14)])
 def test_qubits_for_channels(channels, expected):
     assert qubits_for_channels(channels) == expected
 

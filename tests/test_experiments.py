@@ -29,7 +29,12 @@ def test_fig8_reuses_the_cifar10_runs_of_fig6_7():
 def test_plan_covers_every_model_and_seed():
     runs = plan_runs("fig4_5", "full")
     assert [(run.variant.name, run.seed) for run in runs] == [
-        ("quantum-L3", 0), ("quantum-L3", 1), ("quantum-L3", 2), ("classical", 0), ("classical", 1), ("classical", 2)
+        ("quantum-L3", 0),
+        ("quantum-L3", 1),
+        ("quantum-L3", 2),
+        ("classical", 0),
+        ("classical", 1),
+        ("classical", 2),
     ]
     assert {run.dataset for run in runs} == {"fashion-mnist"}
 
@@ -67,8 +72,14 @@ def tiny_preset(monkeypatch):
 def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mnist_root, tmp_path, tiny_preset):
     results, checkpoints, lines = tmp_path / "results", tmp_path / "checkpoints", []
     folders = run_experiment(
-        "fig4_5", "tiny", device="cpu", data_root=fashion_mnist_root,
-        results_dir=results, checkpoint_dir=checkpoints, progress=False, log=lines.append,
+        "fig4_5",
+        "tiny",
+        device="cpu",
+        data_root=fashion_mnist_root,
+        results_dir=results,
+        checkpoint_dir=checkpoints,
+        progress=False,
+        log=lines.append,
     )
     assert folders == [results / "fig4_5/tiny/quantum-L3/seed3", results / "fig4_5/tiny/classical/seed3"]
     for folder in folders:
@@ -76,8 +87,15 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
         assert config["status"] == "complete" and config["epochs_completed"] == 1
         assert config["dataset_copy"] == "fashion-mnist-original"
         assert (config["train_size"], config["test_size"], config["seed"]) == (500, 200, 3)
-        assert config["recipe"] == {"epochs": 1, "lr": 0.01, "optimizer": "adam", "schedule": "cosine",
-                                    "loss": "cross_entropy", "train_batch_size": 128, "test_batch_size": 64}
+        assert config["recipe"] == {
+            "epochs": 1,
+            "lr": 0.01,
+            "optimizer": "adam",
+            "schedule": "cosine",
+            "loss": "cross_entropy",
+            "train_batch_size": 128,
+            "test_batch_size": 64,
+        }
         assert set(config["versions"]) == {"python", "torch", "torchvision", "pennylane", "qpconv"}
         assert config["device"].startswith("cpu")
         header = (folder / "metrics.csv").read_text().splitlines()[0]
@@ -87,8 +105,16 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
     assert quantum["quantum"] > 0
 
     lines.clear()
-    run_experiment("fig4_5", "tiny", device="cpu", data_root=fashion_mnist_root,
-                   results_dir=results, checkpoint_dir=checkpoints, progress=False, log=lines.append)
+    run_experiment(
+        "fig4_5",
+        "tiny",
+        device="cpu",
+        data_root=fashion_mnist_root,
+        results_dir=results,
+        checkpoint_dir=checkpoints,
+        progress=False,
+        log=lines.append,
+    )
     assert lines[:2] == ["fig4_5/tiny/quantum-L3/seed3: complete, skipped", "fig4_5/tiny/classical/seed3: complete, skipped"]
 
     runs = load_runs("fig4_5", "tiny", results)

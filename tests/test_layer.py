@@ -87,7 +87,9 @@ class LayerContract:
     def test_gradcheck_float64(self):
         layer = self.layer(3, 4, n_layers=2, dtype=torch.float64)
         x = torch.randn(1, 3, 2, 2, dtype=torch.float64, device=self.device, requires_grad=True)
-        assert torch.autograd.gradcheck(lambda inp, w: torch.func.functional_call(layer, {"weights": w}, (inp,)), (x, layer.weights))
+        assert torch.autograd.gradcheck(
+            lambda inp, w: torch.func.functional_call(layer, {"weights": w}, (inp,)), (x, layer.weights)
+        )
 
     def test_is_a_drop_in_for_a_1x1_convolution_in_a_model(self):
         model = torch.nn.Sequential(
@@ -163,7 +165,10 @@ class TestBadInput:
         with pytest.raises(ValueError, match=r"unknown backend 'qiskit'; expected one of \['exact', 'pennylane'\]"):
             QuantumPointwiseConv2d(4, 4, backend="qiskit")
 
-    @pytest.mark.parametrize("name, kwargs", [("in_channels", {"in_channels": 0}), ("out_channels", {"out_channels": -2}), ("n_layers", {"n_layers": 0})])
+    @pytest.mark.parametrize(
+        "name, kwargs",
+        [("in_channels", {"in_channels": 0}), ("out_channels", {"out_channels": -2}), ("n_layers", {"n_layers": 0})],
+    )
     def test_non_positive_sizes(self, name, kwargs):
         args = {"in_channels": 4, "out_channels": 4, **kwargs}
         with pytest.raises(ValueError, match=rf"{name} must be a positive integer"):

@@ -45,10 +45,9 @@ def test_using_the_layer_loads_no_optional_library_and_not_the_replication_wing(
         layer = QuantumPointwiseConv2d(16, 6, n_layers=2)
         layer(torch.randn(2, 16, 3, 3)).sum().backward()
         added = set(sys.modules) - before
-        heavy = sorted(m for m in added if m.split(".")[0] in %r or m.startswith("qpconv.replication"))
+        heavy = sorted(m for m in added if m.split(".")[0] in OPTIONAL or m.startswith("qpconv.replication"))
         print("loaded:", heavy)
-        """
-        % (OPTIONAL,)
+        """.replace("OPTIONAL", repr(OPTIONAL))
     )
     assert result.returncode == 0, result.stderr
     assert "loaded: []" in result.stdout, result.stdout
@@ -79,7 +78,11 @@ def test_the_readme_example_runs_without_any_extra():
 @pytest.mark.parametrize(
     ("code", "blocked", "extra"),
     [
-        ("from qpconv import QuantumPointwiseConv2d; QuantumPointwiseConv2d(4, 2, backend='pennylane')", ("pennylane",), "pennylane"),
+        (
+            "from qpconv import QuantumPointwiseConv2d; QuantumPointwiseConv2d(4, 2, backend='pennylane')",
+            ("pennylane",),
+            "pennylane",
+        ),
         ("import qpconv.pennylane_backend", ("pennylane",), "pennylane"),
         ("import qpconv.replication.models", ("torchvision",), "replication"),
         ("import qpconv.replication.plotting", ("seaborn", "pandas"), "replication"),

@@ -22,9 +22,12 @@ def bn_params(channels: int) -> int:
 
 def features_params(c_in: int) -> int:
     return (
-        conv_params(c_in, 32, 3, False) + bn_params(32)
-        + conv_params(32, 64, 3, False) + bn_params(64)
-        + conv_params(64, 128, 3, False) + bn_params(128)
+        conv_params(c_in, 32, 3, False)
+        + bn_params(32)
+        + conv_params(32, 64, 3, False)
+        + bn_params(64)
+        + conv_params(64, 128, 3, False)
+        + bn_params(128)
     )
 
 
@@ -39,9 +42,12 @@ def quantum_angles(n_layers: int) -> int:
 
 
 CLASSICAL_POINTWISE = (
-    conv_params(128, 64, 1, False) + bn_params(64)
-    + conv_params(64, 64, 3, False) + bn_params(64)
-    + conv_params(64, 128, 1, False) + bn_params(128)
+    conv_params(128, 64, 1, False)
+    + bn_params(64)
+    + conv_params(64, 64, 3, False)
+    + bn_params(64)
+    + conv_params(64, 128, 1, False)
+    + bn_params(128)
 )
 QUANTUM_BLOCK_CONV = conv_params(64, 64, 3, True)
 
@@ -88,7 +94,7 @@ def test_quantum_parameter_count(dataset, channels, size, side, n_layers):
 def test_quantum_block_layout_and_gradients_reach_the_circuits():
     torch.manual_seed(0)
     model = build_model("cifar10", "quantum", n_layers=2)
-    first, conv, relu, second = model.pointwise
+    first, conv, _relu, second = model.pointwise
     assert isinstance(first, QuantumPointwiseConv2d) and isinstance(second, QuantumPointwiseConv2d)
     assert (first.in_channels, first.out_channels, first.n_qubits, first.n_circuits, first.n_layers) == (128, 64, 7, 10, 2)
     assert (second.in_channels, second.out_channels, second.n_qubits, second.n_circuits) == (64, 128, 6, 22)

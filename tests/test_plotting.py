@@ -8,7 +8,6 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pytest
-
 from synthetic_runs import synthetic_run
 
 from qpconv.replication.plotting import describe_runs, figure_accuracy, figure_depth, figure_loss, runs_frame
@@ -17,8 +16,15 @@ from qpconv.replication.results import RunRecord, RunStatus
 
 def record(model: str, seed: int, epochs: int = 3, completed: bool = True) -> RunRecord:
     metrics = [
-        {"epoch": e, "train_loss": 1 / e + seed / 10, "train_acc": 0.5 + e / 10, "test_loss": 1.2 / e, "test_acc": 0.4 + e / 10 + seed / 100,
-         "lr": 0.01, "seconds": 1.0}
+        {
+            "epoch": e,
+            "train_loss": 1 / e + seed / 10,
+            "train_acc": 0.5 + e / 10,
+            "test_loss": 1.2 / e,
+            "test_acc": 0.4 + e / 10 + seed / 100,
+            "lr": 0.01,
+            "seconds": 1.0,
+        }
         for e in range(1, epochs + 1)
     ]
     status = RunStatus.COMPLETE if completed else RunStatus.RUNNING
@@ -76,7 +82,13 @@ def test_depth_figure_has_one_line_per_depth_and_a_dashed_classical():
     runs = [record(f"quantum-L{n}", 0) for n in (1, 2, 3, 4)] + [record("classical", 0)]
     fig = figure_depth(runs)
     legend = fig.axes[1].get_legend()
-    assert [t.get_text() for t in legend.get_texts()] == ["quantum, L = 1", "quantum, L = 2", "quantum, L = 3", "quantum, L = 4", "classical 1x1"]
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "quantum, L = 1",
+        "quantum, L = 2",
+        "quantum, L = 3",
+        "quantum, L = 4",
+        "classical 1x1",
+    ]
     assert [line.get_linestyle() for line in legend.get_lines()] == ["-", "-", "-", "-", "--"]
     lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 3]
     assert sorted(line.get_linestyle() for line in lines) == ["-", "-", "-", "-", "--"]

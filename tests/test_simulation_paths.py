@@ -33,7 +33,9 @@ def test_cpu_kernels_compile_where_a_compiler_exists():
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize(("in_channels", "out_channels", "n_layers"), [(20, 15, 2), (64, 64, 3), (1, 3, 1), (2, 5, 2), (300, 9, 1)])
+@pytest.mark.parametrize(
+    ("in_channels", "out_channels", "n_layers"), [(20, 15, 2), (64, 64, 3), (1, 3, 1), (2, 5, 2), (300, 9, 1)]
+)
 def test_fused_plain_chunked_and_kept_paths_agree(monkeypatch, dtype, in_channels, out_channels, n_layers):
     torch.manual_seed(0)
     layer = QuantumPointwiseConv2d(in_channels, out_channels, n_layers, dtype=dtype)
@@ -62,7 +64,7 @@ def test_fused_plain_chunked_and_kept_paths_agree(monkeypatch, dtype, in_channel
     tolerance = {"atol": 1e-10, "rtol": 1e-8} if dtype == torch.float64 else {"atol": 1e-3, "rtol": 1e-4}
     for name, result in paths.items():
         for what, a, b in zip(("values", "pixel grads", "weight grads"), reference, result):
-            torch.testing.assert_close(b, a, **tolerance, msg=lambda m: f"{name}, {what}: {m}")
+            torch.testing.assert_close(b, a, **tolerance, msg=lambda m, name=name, what=what: f"{name}, {what}: {m}")
     assert torch.all(reference[1][3] == 0), "an all-zero pixel gets a zero gradient"
 
 

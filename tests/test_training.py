@@ -45,7 +45,16 @@ def test_one_epoch_on_a_subset_is_clearly_above_chance(fashion_mnist):
 def uninterrupted(fashion_mnist, tmp_path_factory):
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     checkpoint = tmp_path_factory.mktemp("uninterrupted") / "checkpoint.pt"
-    return train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+    return train(
+        model,
+        train_loader,
+        test_loader,
+        TrainingRecipe(epochs=3),
+        device="cpu",
+        checkpoint_path=checkpoint,
+        run_tag={"run": "tiny"},
+        progress=False,
+    )
 
 
 def without_seconds(metrics):
@@ -67,15 +76,33 @@ def test_resumed_run_ends_exactly_as_an_uninterrupted_one(fashion_mnist, tmp_pat
 
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint,
-              run_tag={"run": "tiny"}, on_epoch_end=stop_after_first_epoch, progress=False)
+        train(
+            model,
+            train_loader,
+            test_loader,
+            TrainingRecipe(epochs=3),
+            device="cpu",
+            checkpoint_path=checkpoint,
+            run_tag={"run": "tiny"},
+            on_epoch_end=stop_after_first_epoch,
+            progress=False,
+        )
 
     # a new process: fresh model and loaders, and the global generators moved on
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     torch.rand(100)
     seen = []
-    resumed = train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint,
-                    run_tag={"run": "tiny"}, on_epoch_end=seen.append, progress=False)
+    resumed = train(
+        model,
+        train_loader,
+        test_loader,
+        TrainingRecipe(epochs=3),
+        device="cpu",
+        checkpoint_path=checkpoint,
+        run_tag={"run": "tiny"},
+        on_epoch_end=seen.append,
+        progress=False,
+    )
     assert [len(metrics) for metrics in seen] == [2, 3]  # only epochs 2 and 3 ran
     assert without_seconds(resumed) == without_seconds(uninterrupted)
 
@@ -93,13 +120,31 @@ def test_a_checkpoint_write_that_dies_leaves_the_previous_one(fashion_mnist, tmp
     monkeypatch.setattr(torch, "save", save_then_die_on_the_second_epoch)
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+        train(
+            model,
+            train_loader,
+            test_loader,
+            TrainingRecipe(epochs=3),
+            device="cpu",
+            checkpoint_path=checkpoint,
+            run_tag={"run": "tiny"},
+            progress=False,
+        )
     monkeypatch.undo()
     assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.pt"]
     assert len(torch.load(checkpoint, weights_only=True)["metrics"]) == 1
 
     model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
-    resumed = train(model, train_loader, test_loader, TrainingRecipe(epochs=3), device="cpu", checkpoint_path=checkpoint, run_tag={"run": "tiny"}, progress=False)
+    resumed = train(
+        model,
+        train_loader,
+        test_loader,
+        TrainingRecipe(epochs=3),
+        device="cpu",
+        checkpoint_path=checkpoint,
+        run_tag={"run": "tiny"},
+        progress=False,
+    )
     assert without_seconds(resumed) == without_seconds(uninterrupted)
 
 
@@ -109,10 +154,20 @@ def test_checkpoint_of_another_configuration_is_refused(fashion_mnist, tmp_path)
     one = TrainingRecipe(epochs=1)
     train(model, train_loader, test_loader, one, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "a"}, progress=False)
     with pytest.raises(CheckpointMismatchError, match="belongs to another configuration .*delete it to start afresh"):
-        train(model, train_loader, test_loader, one, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "b"}, progress=False)
+        train(
+            model, train_loader, test_loader, one, device="cpu", checkpoint_path=checkpoint, run_tag={"run": "b"}, progress=False
+        )
     with pytest.raises(CheckpointMismatchError, match=r"'epochs': 1"):
-        train(model, train_loader, test_loader, TrainingRecipe(epochs=2), device="cpu", checkpoint_path=checkpoint,
-              run_tag={"run": "a"}, progress=False)
+        train(
+            model,
+            train_loader,
+            test_loader,
+            TrainingRecipe(epochs=2),
+            device="cpu",
+            checkpoint_path=checkpoint,
+            run_tag={"run": "a"},
+            progress=False,
+        )
 
 
 def test_bad_recipes_unseeded_loaders_and_other_batch_sizes_are_refused(fashion_mnist):

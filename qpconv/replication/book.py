@@ -156,10 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=PRESET_NAMES, default=os.environ.get("PRESET", "quick") or "quick")
     parser.add_argument("--staging", type=Path, default=ROOT / "_build" / "executed")
-    parser.add_argument("--only", action="append", default=[], help="execute only notebooks whose name contains this (repeatable)")
+    parser.add_argument(
+        "--only", action="append", default=[], help="execute only notebooks whose name contains this (repeatable)"
+    )
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
-    parser.add_argument("--no-execute", action="store_true",
-                        help="build from the executed notebooks already in the staging folder (saved there by nbval)")
+    parser.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="build from the executed notebooks already in the staging folder (saved there by nbval)",
+    )
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell (default 900 quick, 7200 full)")
     args = parser.parse_args(argv)
     if args.preset not in PRESET_NAMES:
@@ -211,7 +216,5 @@ def toc_notebooks(base: Path = ROOT) -> list[Path]:
     executed copies must be.
     """
     return [
-        base / resolve(entry).relative_to(ROOT)
-        for entry in toc_files(ROOT / "_toc.yml")
-        if resolve(entry).suffix == ".ipynb"
+        base / resolve(entry).relative_to(ROOT) for entry in toc_files(ROOT / "_toc.yml") if resolve(entry).suffix == ".ipynb"
     ]

@@ -254,7 +254,9 @@ def _two_model_claims(summary: pd.DataFrame, experiment: str, dataset: str, comp
     for quoted in (q for q in PAPER_ACCURACIES if q.experiment == experiment):
         statement = f"{dataset}: {_level_statement(quoted)}"
         if _has(summary, quoted.model):
-            claims.append(Claim(quoted.source, statement, quoted.text, _accuracies(summary, quoted.model), _level(summary, quoted)))
+            claims.append(
+                Claim(quoted.source, statement, quoted.text, _accuracies(summary, quoted.model), _level(summary, quoted))
+            )
         else:
             claims.append(Claim(quoted.source, statement, quoted.text, "", MISSING))
     source = claims[0].source
@@ -292,8 +294,10 @@ def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     if len(recorded) < len(names):
         missing = "not recorded yet: " + ", ".join(names[m] for m in names if m not in recorded)
         text = f"{measured}; {missing}" if recorded else missing
-        return [Claim("Fig. 8", best_statement, "L = 4 best", text, MISSING),
-                Claim("Fig. 8", above_statement, above_paper, text, MISSING)]
+        return [
+            Claim("Fig. 8", best_statement, "L = 4 best", text, MISSING),
+            Claim("Fig. 8", above_statement, above_paper, text, MISSING),
+        ]
     tests = {model: summary.loc[model, "final_test"] for model in depths}
     best = max(tests, key=lambda model: tests[model])
     gap, noise = _difference(summary, "quantum-L4", best) if best != "quantum-L4" else (0.0, 0.0)
@@ -302,8 +306,10 @@ def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     above_verdict = HOLDS if all(v == HOLDS for v in verdicts) else (FAILS if all(v == FAILS for v in verdicts) else PARTLY)
     caveat = _provisional(summary, *depths, "classical")
     above = measured + "; above classical: " + ", ".join(f"{names[m]} {v}" for m, v in zip(depths, verdicts))
-    return [Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best {names[best]}{caveat}", best_verdict),
-            Claim("Fig. 8", above_statement, above_paper, above + caveat, above_verdict)]
+    return [
+        Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best {names[best]}{caveat}", best_verdict),
+        Claim("Fig. 8", above_statement, above_paper, above + caveat, above_verdict),
+    ]
 
 
 def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame) -> pd.DataFrame:
@@ -352,8 +358,16 @@ def accuracy_the_paper_plotted(
         if summary is None or model not in summary.index:
             continue
         train, test = summary.loc[model, "final_train"], summary.loc[model, "final_test"]
-        rows.append({"experiment": experiment, "model": model, "paper": paper, "final_train": train, "final_test": test,
-                     "closer": "train" if abs(paper - train) < abs(paper - test) else "test"})
+        rows.append(
+            {
+                "experiment": experiment,
+                "model": model,
+                "paper": paper,
+                "final_train": train,
+                "final_test": test,
+                "closer": "train" if abs(paper - train) < abs(paper - test) else "test",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -382,8 +396,9 @@ def _as_display_text(summary: pd.DataFrame) -> pd.DataFrame:
     """One non-empty :func:`summarise` as the display columns of :func:`accuracy_table`, same index."""
     shown = pd.DataFrame(index=summary.index)
     for measure in MEASURES:
-        shown[measure] = [mean_and_spread(m, s, n, digits=2)
-                          for m, s, n in zip(summary[measure], summary[f"{measure}_sd"], summary["seeds"])]
+        shown[measure] = [
+            mean_and_spread(m, s, n, digits=2) for m, s, n in zip(summary[measure], summary[f"{measure}_sd"], summary["seeds"])
+        ]
     shown["seeds"] = summary["seeds"].astype(int)
     shown["parameters"] = summary["parameters"].map("{:,.0f}".format)
     shown["quantum angles"] = summary["quantum_parameters"].map("{:,.0f}".format)

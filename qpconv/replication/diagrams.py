@@ -11,7 +11,8 @@ follow it are written into the same box. Each box shows its output shape
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
@@ -37,10 +38,14 @@ def _count(module: nn.Module) -> int:
 def _output_shapes(model: nn.Module, leaves: list[nn.Module], image_shape: tuple[int, ...]) -> dict[int, tuple[int, ...]]:
     """Output shape (without the batch) of every leaf on one blank image, keyed by ``id``."""
     shapes: dict[int, tuple[int, ...]] = {}
-    hooks = [
-        leaf.register_forward_hook(lambda module, args, out, key=id(leaf): shapes.__setitem__(key, tuple(out.shape[1:])))
-        for leaf in leaves
-    ]
+
+    def recorder(key: int) -> Callable[..., None]:
+        def record(module: nn.Module, args: Any, out: torch.Tensor) -> None:
+            shapes[key] = tuple(out.shape[1:])
+
+        return record
+
+    hooks = [leaf.register_forward_hook(recorder(id(leaf))) for leaf in leaves]
     was_training = model.training
     model.eval()
     try:
@@ -63,7 +68,11 @@ def _box(part: str, module: nn.Module) -> dict | None:
         return {"part": part, "kind": "quantum", "label": label}
     if isinstance(module, nn.Conv2d):
         k = module.kernel_size[0]
-        return {"part": part, "kind": "pointwise" if k == 1 else "conv", "label": f"Conv {k}x{k}, {module.in_channels}→{module.out_channels}"}
+        return {
+            "part": part,
+            "kind": "pointwise" if k == 1 else "conv",
+            "label": f"Conv {k}x{k}, {module.in_channels}→{module.out_channels}",
+        }
     if isinstance(module, nn.Linear):
         return {"part": part, "kind": "linear", "label": f"Linear {module.in_features}→{module.out_features}"}
     if isinstance(module, nn.Flatten):
@@ -93,7 +102,9 @@ def layer_boxes(model: nn.Module, image_shape: tuple[int, ...]) -> list[dict]:
     for part, module in leaves:
         box = _box(part, module)
         if box is None:  # BatchNorm, ReLU, pooling, dropout: written into the current box
-            suffix = _SUFFIXES.get(type(module)) or (f"Dropout {module.p}" if isinstance(module, nn.Dropout) else type(module).__name__)
+            suffix = _SUFFIXES.get(type(module)) or (
+                f"Dropout {module.p}" if isinstance(module, nn.Dropout) else type(module).__name__
+            )
             first, _, rest = boxes[-1]["label"].partition("\n")
             boxes[-1]["label"] = f"{first} · {suffix}" + (f"\n{rest}" if rest else "")
             box = boxes[-1]
@@ -117,10 +128,19 @@ def draw_model(ax: Axes, model: nn.Module, image_shape: tuple[int, ...], title: 
     arrow = {"arrowstyle": "-|>", "color": "0.35", "lw": 0.9}
     for box in boxes:
         y -= step
-        ax.annotate("", xy=(0.5, y + height / 2), xytext=(0.5, y + step - height / 2 + (0.3 if y == -step else 0)), arrowprops=arrow)
+        ax.annotate(
+            "", xy=(0.5, y + height / 2), xytext=(0.5, y + step - height / 2 + (0.3 if y == -step else 0)), arrowprops=arrow
+        )
         ax.add_patch(
-            FancyBboxPatch((0.08, y - height / 2), 0.84, height, boxstyle="round,pad=0.01,rounding_size=0.05",
-                           fc=BOX_COLOURS[box["kind"]], ec="0.3", lw=0.8)
+            FancyBboxPatch(
+                (0.08, y - height / 2),
+                0.84,
+                height,
+                boxstyle="round,pad=0.01,rounding_size=0.05",
+                fc=BOX_COLOURS[box["kind"]],
+                ec="0.3",
+                lw=0.8,
+            )
         )
         ax.text(0.5, y, box["label"], ha="center", va="center", fontsize=7.6)
         ax.text(0.95, y + 0.12, box["shape"], ha="left", va="center", fontsize=7, color="0.25")

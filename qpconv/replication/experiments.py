@@ -115,7 +115,9 @@ class Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {
-    "fig4_5": Experiment("fig4_5", "fashion-mnist", (QUANTUM_L3, CLASSICAL), "Figs. 4-5: Fashion-MNIST, quantum L=3 vs classical"),
+    "fig4_5": Experiment(
+        "fig4_5", "fashion-mnist", (QUANTUM_L3, CLASSICAL), "Figs. 4-5: Fashion-MNIST, quantum L=3 vs classical"
+    ),
     "fig6_7": Experiment("fig6_7", "cifar10", (QUANTUM_L3, CLASSICAL), "Figs. 6-7: CIFAR-10, quantum L=3 vs classical"),
     "fig8": Experiment(
         "fig8",
@@ -148,7 +150,11 @@ class Preset:
 
 
 QUICK = Preset(
-    "quick", TrainingRecipe(epochs=2), train_size=4000, test_size=1000, seeds=(0,),
+    "quick",
+    TrainingRecipe(epochs=2),
+    train_size=4000,
+    test_size=1000,
+    seeds=(0,),
     description="2 epochs on 4,000 training / 1,000 test images (stratified, same for all runs), seed 0",
 )
 """Quick preset: checks the whole pipeline and draws every figure in minutes on a CPU.
@@ -159,7 +165,11 @@ CPU cores. Curves from it show the mechanics, not the paper's accuracies.
 """
 
 FULL = Preset(
-    "full", TrainingRecipe(epochs=20), train_size=None, test_size=None, seeds=(0, 1, 2),
+    "full",
+    TrainingRecipe(epochs=20),
+    train_size=None,
+    test_size=None,
+    seeds=(0, 1, 2),
     description="20 epochs on the whole datasets, seeds 0 1 2: the paper's recipe",
 )
 """Full preset: the paper's recipe on the whole training and test sets, seeds 0, 1, 2.
@@ -314,7 +324,9 @@ def _execute(
     def save(metrics: list[dict[str, float]]) -> None:
         status = RunStatus.COMPLETE if len(metrics) == recipe.epochs else RunStatus.RUNNING
         wall_seconds = round(sum(row["seconds"] for row in metrics), 3)
-        write_run(run.results_dir(results_dir), config, RunOutcome(status, len(metrics), wall_seconds, device_name, versions), metrics)
+        write_run(
+            run.results_dir(results_dir), config, RunOutcome(status, len(metrics), wall_seconds, device_name, versions), metrics
+        )
 
     metrics = train(
         model,

@@ -135,10 +135,14 @@ class PointwiseBlock:
 POINTWISE_BLOCKS: dict[str, PointwiseBlock] = {
     block.name: block
     for block in (
-        PointwiseBlock("quantum", "Q(128->64) - Conv3x3 - ReLU - Q(64->128), the paper's quantum block", _quantum_pointwise, True),
         PointwiseBlock(
-            "classical", "Conv1x1 - BN - ReLU - Conv3x3 - BN - ReLU - Conv1x1 - BN - ReLU, the paper's classical block",
-            _classical_pointwise, False,
+            "quantum", "Q(128->64) - Conv3x3 - ReLU - Q(64->128), the paper's quantum block", _quantum_pointwise, True
+        ),
+        PointwiseBlock(
+            "classical",
+            "Conv1x1 - BN - ReLU - Conv3x3 - BN - ReLU - Conv1x1 - BN - ReLU, the paper's classical block",
+            _classical_pointwise,
+            False,
         ),
     )
 }
@@ -157,9 +161,7 @@ def _head(side: int, n_classes: int) -> nn.Sequential:
     )
 
 
-def build_model(
-    dataset: str, kind: str = "quantum", n_layers: int | None = 3, ansatz: str = "strongly_entangling"
-) -> HybridCNN:
+def build_model(dataset: str, kind: str = "quantum", n_layers: int | None = 3, ansatz: str = "strongly_entangling") -> HybridCNN:
     """The Fig. 3 model for ``dataset``, with the pointwise block ``kind``.
 
     Book: chapter 7, Hybrid models.
@@ -209,9 +211,7 @@ def circuit_settings(model: nn.Module) -> dict[str, Any]:
 
 
 def _count(module: nn.Module) -> dict[str, int]:
-    quantum = sum(
-        p.numel() for m in module.modules() if isinstance(m, QuantumPointwiseConv2d) for p in m.parameters()
-    )
+    quantum = sum(p.numel() for m in module.modules() if isinstance(m, QuantumPointwiseConv2d) for p in m.parameters())
     total = sum(p.numel() for p in module.parameters())
     return {"total": total, "quantum": quantum, "classical": total - quantum}
 
@@ -244,7 +244,5 @@ def parameter_table(model: nn.Module) -> str:
     rows.append(("total", _count(model)))
     name_width = max(len("block"), *(len(name) for name, _ in rows))
     lines = [f"{'block':<{name_width}}  {'total':>9}  {'quantum':>9}  {'classical':>9}"]
-    lines += [
-        f"{name:<{name_width}}  {c['total']:>9,}  {c['quantum']:>9,}  {c['classical']:>9,}" for name, c in rows
-    ]
+    lines += [f"{name:<{name_width}}  {c['total']:>9,}  {c['quantum']:>9,}  {c['classical']:>9,}" for name, c in rows]
     return "\n".join(lines)

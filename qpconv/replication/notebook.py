@@ -81,8 +81,14 @@ class Chapter:
             return []
         with tempfile.TemporaryDirectory(prefix="qpconv-quick-") as workspace:
             results = Path(workspace) / "results"
-            run_experiment(experiment, "quick", seeds=[0], results_dir=results,
-                           checkpoint_dir=Path(workspace) / "checkpoints", progress=False)
+            run_experiment(
+                experiment,
+                "quick",
+                seeds=[0],
+                results_dir=results,
+                checkpoint_dir=Path(workspace) / "checkpoints",
+                progress=False,
+            )
             return load_runs(experiment, "quick", results)
 
 

@@ -97,10 +97,8 @@ def describe_runs(runs: Sequence[RunRecord]) -> str:
     presets = sorted({config.preset for config in configs})
     incomplete = sum(not run.completed for run in runs)
     epoch_text = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
-    text = (
-        f"{'/'.join(presets)} preset; data {', '.join(copies)}; seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; "
-        f"{epoch_text}; {' / '.join(devices)}"
-    )
+    seed_text = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    text = f"{'/'.join(presets)} preset; data {', '.join(copies)}; {seed_text}; {epoch_text}; {' / '.join(devices)}"
     return text + (f"; {incomplete} run(s) still in progress" if incomplete else "")
 
 
