@@ -1,66 +1,90 @@
 """The ``qpconv`` command line: run the experiments, get the data, list runs, benchmark.
 
-Book: Replicating Figs. 4-5 (section "Running the experiments").
+Book: Replicating Figs. 4-5 (section "Running the experiments"); How to run (section "Reliability").
 
 Usage::
 
-    qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--device cpu|cuda]
+    qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--epochs N] [--train-size N]
+                          [--test-size N] [--lr LR] [--device cpu|cuda[:N]] [--restart]
                           [--data-root DIR] [--results-dir DIR] [--checkpoint-dir DIR]
     qpconv data prepare fashion-mnist|cifar10 --from PATH [--root DIR]
     qpconv data download fashion-mnist|cifar10 [--root DIR]
     qpconv data get fashion-mnist|cifar10 ... [--root DIR]   (whatever works: present, local copy, download)
     qpconv list [--results-dir DIR]
     qpconv bench [ARGS...]            (forwarded to qpconv.bench.main)
+    qpconv --version
 
-Exit codes: 0 success, 1 the work failed (missing data, conflicting checkpoint), 2 bad
-command line (unknown experiment or preset, bad seeds, bad source path).
+``--epochs``, ``--train-size``, ``--test-size`` and ``--lr`` change the chosen preset; the
+runs are then stored under a name derived from all its values (see
+:func:`qpconv.replication.experiments.custom_preset`).
+
+Every value and path is checked before any data is loaded. Exit codes: 0 success; 1 the
+work failed (missing data, a run that diverged or could not be trained, a damaged
+recorded run); 2 bad command line (unknown experiment or preset, bad seeds or sizes, a
+device that is not there, a folder that cannot be written, a bad source path). Every
+error is one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
-from .replication.acquire import download_dataset, ensure_dataset, prepare_dataset
-from .replication.datasets import DATASETS, resolve_data_root
-from .replication.experiments import (
-    DEFAULT_CHECKPOINT_DIR,
-    DEFAULT_RESULTS_DIR,
-    EXPERIMENTS,
-    PRESETS,
-    load_runs,
-    run_experiment,
-    validate_seeds,
-)
-from .replication.loading import DatasetNotFoundError
-from .replication.training import CheckpointMismatchError, resolve_device
+from . import __version__
 
 __all__ = ["build_parser", "main"]
 
+SEED_LIMIT = 2**32
+"""Seeds must be below this: numpy's generator, seeded with every run's seed, accepts no more."""
+
+
+def _replication() -> Any:
+    """The replication wing's modules the commands need, or an ImportError naming the extra."""
+    from .replication import acquire, datasets, experiments, loading, results, training
+
+    return argparse.Namespace(
+        acquire=acquire, datasets=datasets, experiments=experiments, loading=loading, results=results, training=training
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``qpconv`` (one subparser per command, each with ``--help``).
-
-    Book: Replicating Figs. 4-5.
-    """
+    """The argument parser of ``qpconv`` (one subparser per command, each with ``--help``)."""
+    wing = _replication()
+    experiments, datasets = wing.experiments, wing.datasets
     parser = argparse.ArgumentParser(prog="qpconv", description="Quantum pointwise convolution: experiments and data.")
+    parser.add_argument("--version", action="version", version=f"qpconv {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(
         "run",
         help="train an experiment's models (resumes interrupted runs, skips complete ones)",
         description="Train every model of EXPERIMENT for every seed. Complete runs are skipped, "
-        "interrupted ones resume from their last finished epoch.",
+        "interrupted ones resume from their last finished epoch, diverged ones are recorded as such.",
     )
     run.add_argument(
-        "experiment", choices=list(EXPERIMENTS), metavar="EXPERIMENT", help="; ".join(e.description for e in EXPERIMENTS.values())
+        "experiment",
+        choices=list(experiments.EXPERIMENTS),
+        metavar="EXPERIMENT",
+        help="; ".join(e.description for e in experiments.EXPERIMENTS.values()),
     )
-    run.add_argument("--preset", choices=list(PRESETS), default="quick", help="default: quick")
-    run.add_argument("--seeds", nargs="+", type=int, metavar="SEED", help="distinct non-negative integers; default: the preset's")
-    run.add_argument("--device", help="cpu, cuda, cuda:1, ...; default: cuda when available, else cpu")
+    run.add_argument("--preset", choices=list(experiments.PRESETS), default="quick", help="default: quick")
+    run.add_argument(
+        "--seeds", nargs="+", type=int, metavar="SEED", help="distinct integers in [0, 2**32); default: the preset's"
+    )
+    run.add_argument("--epochs", type=int, help="change the preset's number of epochs")
+    run.add_argument("--train-size", type=int, help="change the preset's training images (a stratified subset)")
+    run.add_argument("--test-size", type=int, help="change the preset's test images (a stratified subset)")
+    run.add_argument("--lr", type=float, help="change the preset's learning rate")
+    run.add_argument("--device", help="cpu, cuda or cuda:N; default: cuda when available, else cpu")
+    run.add_argument(
+        "--restart", action="store_true", help="train runs that are not complete from epoch 1, moving their checkpoints aside"
+    )
     run.add_argument("--data-root", help="data folder; default: $QPCONV_DATA, else data/")
-    run.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR), help="default: %(default)s")
-    run.add_argument("--checkpoint-dir", default=str(DEFAULT_CHECKPOINT_DIR), help="default: %(default)s")
+    run.add_argument("--results-dir", default=str(experiments.DEFAULT_RESULTS_DIR), help="default: %(default)s")
+    run.add_argument("--checkpoint-dir", default=str(experiments.DEFAULT_CHECKPOINT_DIR), help="default: %(default)s")
 
     data = commands.add_parser("data", help="prepare or download the datasets", description="Get the datasets.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -71,13 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         "IDX .gz files (e.g. /usr/share/datasets/fashion-mnist). cifar10: cifar-10-python.tar.gz, or an "
         "ImageFolder tree or tarball of JPEGs such as cifar10-jpeg.tar.gz.",
     )
-    prepare.add_argument("dataset", choices=list(DATASETS))
+    prepare.add_argument("dataset", choices=list(datasets.DATASETS))
     prepare.add_argument("--from", dest="source", required=True, metavar="PATH", help="the local copy")
     prepare.add_argument("--root", help="data folder; default: $QPCONV_DATA, else data/")
     download = data_commands.add_parser(
         "download", help="download a dataset with torchvision", description="Download a dataset with torchvision."
     )
-    download.add_argument("dataset", choices=list(DATASETS))
+    download.add_argument("dataset", choices=list(datasets.DATASETS))
     download.add_argument("--root", help="data folder; default: $QPCONV_DATA, else data/")
     get = data_commands.add_parser(
         "get",
@@ -86,61 +110,141 @@ def build_parser() -> argparse.ArgumentParser:
         "identical to the original (Debian's Fashion-MNIST); else download it; else prepare it from a local "
         "substitute (the JPEG copy of CIFAR-10 in ../shared/datasets).",
     )
-    get.add_argument("datasets", nargs="+", choices=list(DATASETS), metavar="DATASET")
+    get.add_argument("datasets", nargs="+", choices=list(datasets.DATASETS), metavar="DATASET")
     get.add_argument("--root", help="data folder; default: $QPCONV_DATA, else data/")
 
     listing = commands.add_parser(
-        "list", help="list experiments, presets and recorded runs", description="List experiments, presets and recorded runs."
+        "list",
+        help="list experiments, presets and recorded runs",
+        description="List experiments, presets and recorded runs (complete, running, diverged, damaged).",
     )
-    listing.add_argument("--results-dir", default=str(DEFAULT_RESULTS_DIR), help="default: %(default)s")
+    listing.add_argument("--results-dir", default=str(experiments.DEFAULT_RESULTS_DIR), help="default: %(default)s")
 
     commands.add_parser("bench", add_help=False, help="speed benchmark; arguments go to qpconv.bench (see qpconv bench --help)")
     return parser
 
 
+class _UsageError(Exception):
+    """A bad value on the command line: exit 2 with its message."""
+
+
 def _error(command: str, message: str, code: int) -> int:
-    print(f"qpconv {command}: error: {message}", file=sys.stderr)
+    print(f"qpconv {command}: error: {' '.join(message.split())}", file=sys.stderr)
     return code
 
 
-def _run(args: argparse.Namespace) -> int:
+def _writable_folder(path: str, option: str) -> Path:
+    """``path`` as a folder that exists (created if needed) and can be written, or a usage error."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise _UsageError(f"{option} {folder} is a file, not a folder")
     try:
-        seeds = None if args.seeds is None else validate_seeds(args.seeds)
-        resolve_device(args.device)
-    except (ValueError, RuntimeError) as error:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise _UsageError(f"{option} {folder} cannot be written ({error.strerror or error})") from None
+    return folder
+
+
+def _data_root(root: str | None, wing: Any) -> Path:
+    path = wing.datasets.resolve_data_root(root)
+    if path.exists() and not path.is_dir():
+        raise _UsageError(f"the data root {path} is a file, not a folder")
+    return path
+
+
+def _check_seeds(seeds: list[int] | None, wing: Any) -> tuple[int, ...] | None:
+    if seeds is None:
+        return None
+    try:
+        checked = wing.experiments.validate_seeds(seeds)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    too_large = [seed for seed in checked if seed >= SEED_LIMIT]
+    if too_large:
+        raise _UsageError(f"seed {too_large[0]} is too large: seeds must be below 2**32 = {SEED_LIMIT}")
+    return checked
+
+
+def _check_device(device: str | None, wing: Any) -> None:
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise _UsageError(f"device {device!r} is not a device name; use cpu, cuda or cuda:N") from None
+    if parsed.type not in ("cpu", "cuda"):
+        raise _UsageError(f"device {device!r} is not supported by the runner; use cpu, cuda or cuda:N")
+    try:
+        wing.training.resolve_device(parsed)
+    except ValueError as error:
+        raise _UsageError(str(error)) from None
+    if parsed.type == "cuda" and parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        raise _UsageError(f"device {device!r} is not there: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def _run(args: argparse.Namespace, wing: Any) -> int:
+    experiments = wing.experiments
+    try:
+        seeds = _check_seeds(args.seeds, wing)
+        _check_device(args.device, wing)
+        preset = experiments.custom_preset(
+            experiments.get_preset(args.preset),
+            epochs=args.epochs,
+            train_size=args.train_size,
+            test_size=args.test_size,
+            lr=args.lr,
+        )
+        data_root = _data_root(args.data_root, wing)
+        results_dir = _writable_folder(args.results_dir, "--results-dir")
+        checkpoint_dir = _writable_folder(args.checkpoint_dir, "--checkpoint-dir")
+    except (_UsageError, ValueError) as error:
         return _error("run", str(error), 2)
     try:
-        run_experiment(
+        reports = experiments.run_experiment(
             args.experiment,
-            args.preset,
+            preset,
             seeds,
             device=args.device,
-            data_root=args.data_root,
-            results_dir=args.results_dir,
-            checkpoint_dir=args.checkpoint_dir,
+            data_root=data_root,
+            results_dir=results_dir,
+            checkpoint_dir=checkpoint_dir,
+            restart=args.restart,
         )
-    except (DatasetNotFoundError, CheckpointMismatchError) as error:
+    except wing.loading.DatasetNotFoundError as error:
         return _error("run", str(error), 1)
-    return 0
+    problems = [r for r in reports if r.kind in (experiments.ReportKind.DIVERGED, experiments.ReportKind.FAILED)]
+    counts = {kind.value: sum(r.kind is kind for r in reports) for kind in experiments.ReportKind}
+    print("summary: " + ", ".join(f"{count} {kind}" for kind, count in counts.items() if count))
+    for report in problems:
+        print(f"qpconv run: {report.kind.value}: {report.message}", file=sys.stderr)
+    return 1 if problems else 0
 
 
-def _data(args: argparse.Namespace) -> int:
-    root = resolve_data_root(args.root)
+def _data(args: argparse.Namespace, wing: Any) -> int:
+    acquire, not_found = wing.acquire, wing.loading.DatasetNotFoundError
+    try:
+        root = _data_root(args.root, wing)
+    except _UsageError as error:
+        return _error("data", str(error), 2)
     if args.data_command == "get":
         for name in args.datasets:
             try:
-                how = ensure_dataset(name, root)
-            except DatasetNotFoundError as error:
+                how = acquire.ensure_dataset(name, root)
+            except not_found as error:
                 return _error("data", str(error), 1)
             print(f"{name}: {how} (data root {root})")
         return 0
     try:
         if args.data_command == "prepare":
-            copy = prepare_dataset(args.dataset, args.source, root)
+            copy = acquire.prepare_dataset(args.dataset, args.source, root)
         else:
-            download_dataset(args.dataset, root)
-            copy = f"{args.dataset}-original"
-    except DatasetNotFoundError as error:
+            acquire.download_dataset(args.dataset, root)
+            copy = wing.datasets.get_dataset_spec(args.dataset).original_copy
+    except not_found as error:
         return _error("data", str(error), 1)
     except (ValueError, FileNotFoundError) as error:
         return _error("data", str(error), 2)
@@ -148,35 +252,43 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
+def _list(args: argparse.Namespace, wing: Any) -> int:
+    experiments = wing.experiments
     print("experiments:")
-    for experiment in EXPERIMENTS.values():
+    for experiment in experiments.EXPERIMENTS.values():
         models = ", ".join(variant.name for variant in experiment.variants)
         print(f"  {experiment.name:<8} {experiment.description}  [{models}]")
     print("presets:")
-    for preset in PRESETS.values():
+    for preset in experiments.PRESETS.values():
         print(f"  {preset.name:<8} {preset.description}")
     print(f"recorded runs in {args.results_dir}:")
-    found = False
-    for name in EXPERIMENTS:
-        for preset_name in PRESETS:
-            for run in load_runs(name, preset_name, args.results_dir):
+    found, damaged = False, {}
+
+    def note(error: Any) -> None:  # a run shared by two experiments is reported once
+        damaged[str(error.path)] = error
+
+    presets = sorted({p.name for p in Path(args.results_dir).glob("*/*") if p.is_dir()} | set(experiments.PRESETS))
+    for name in experiments.EXPERIMENTS:
+        for preset_name in presets:
+            for run in experiments.load_runs(name, preset_name, args.results_dir, on_damaged=note):
                 config, found = run.config, True
                 last = f"test_acc {run.metrics[-1]['test_acc']:.4f}" if run.metrics else "no epoch yet"
                 shared = "" if config.experiment == name else f"  (stored under {config.experiment})"
+                divergence = run.outcome.divergence
+                why = f"  (epoch {divergence['epoch']}: {divergence['reason']})" if divergence else ""
                 print(
                     f"  {name:<8} {preset_name:<6} {config.model:<12} seed{config.seed:<3} {run.outcome.status.value:<8} "
-                    f"{len(run.metrics)}/{config.recipe.epochs} epochs  {last}{shared}"
+                    f"{len(run.metrics)}/{config.recipe.epochs} epochs  {last}{shared}{why}"
                 )
-    if not found:
+    if not found and not damaged:
         print("  none")
-    return 0
+    for error in damaged.values():
+        print(f"  damaged  {error}", file=sys.stderr)
+    return 1 if damaged else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qpconv`` command (and of ``python -m qpconv``).
-
-    Book: Replicating Figs. 4-5.
 
     Args:
         argv: the arguments after the program name; default ``sys.argv[1:]``.
@@ -189,13 +301,20 @@ def main(argv: list[str] | None = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["--version"]:
+        print(f"qpconv {__version__}")
+        return 0
+    try:
+        wing = _replication()
+    except ImportError as error:
+        return _error(argv[0] if argv else "", str(error), 1)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_request:
         return exit_request.code if isinstance(exit_request.code, int) else 2
     if args.command == "run":
-        return _run(args)
+        return _run(args, wing)
     if args.command == "data":
-        return _data(args)
-    return _list(args)
+        return _data(args, wing)
+    return _list(args, wing)

@@ -75,13 +75,36 @@ def check_qubit_count(n_qubits: int, channels: int) -> None:
         )
 
 
+class NonFiniteInputError(ValueError):
+    """The input of a quantum layer holds NaN or infinite values.
+
+    In training this is how divergence usually shows first: an earlier layer's weights
+    became non-finite (:mod:`qpconv.replication.training` reports it as such).
+    """
+
+
 def check_finite(x: torch.Tensor, name: str = "input") -> None:
-    """Raise ``ValueError`` if ``x`` holds NaN or infinite values."""
+    """Raise :class:`NonFiniteInputError` (a ``ValueError``) if ``x`` holds NaN or infinite values."""
     if bool(torch.isfinite(x.sum())):  # fast path: any NaN or infinity makes the sum non-finite
         return
     n_bad = int((~torch.isfinite(x)).sum())  # the sum may also have overflowed on finite values
     if n_bad:
-        raise ValueError(f"{name} contains {n_bad} NaN or infinite value(s); the quantum layer needs finite inputs")
+        raise NonFiniteInputError(f"{name} contains {n_bad} NaN or infinite value(s); the quantum layer needs finite inputs")
+
+
+def unit_max_rows(x: torch.Tensor) -> torch.Tensor:
+    """Each vector along the last axis divided by its largest absolute value (all-zero vectors unchanged).
+
+    The encoded state, and so every output of the quantum layer, depends only on the
+    direction of ``x``, so this changes no result; it keeps ``||x||^2`` between 1 and
+    ``C``, so that pixels from 1e-30 to 1e30 are normalised exactly in float32 instead
+    of overflowing (NaN) or underflowing (taken for a zero pixel). The scale is a
+    constant for autograd, so gradients are those of the unscaled ``x``.
+    """
+    with torch.no_grad():
+        scale = x.abs().amax(dim=-1, keepdim=True) if x.shape[-1] else torch.ones_like(x[..., :1])
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return x / scale
 
 
 def amplitude_encode(x: torch.Tensor, n_qubits: int | None = None) -> torch.Tensor:
@@ -103,6 +126,7 @@ def amplitude_encode(x: torch.Tensor, n_qubits: int | None = None) -> torch.Tens
     n_qubits = qubits_for_channels(channels) if n_qubits is None else n_qubits
     check_qubit_count(n_qubits, channels)
     check_finite(x)
+    x = unit_max_rows(x)
     norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     safe_norm = torch.where(norm > 0, norm, torch.ones_like(norm))
     padded = torch.nn.functional.pad(x, (0, 2**n_qubits - channels))

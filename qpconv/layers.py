@@ -16,6 +16,8 @@ from .simulation import pauli_z_expectations
 __all__ = ["BACKENDS", "QuantumPointwiseConv2d"]
 
 BACKENDS = ("exact", "pennylane")
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+"""Weight dtypes the layer stores but computes in float32 (complex half precision does not exist in torch)."""
 
 
 class QuantumPointwiseConv2d(nn.Module):
@@ -49,7 +51,8 @@ class QuantumPointwiseConv2d(nn.Module):
             ``pip install 'qpconv[pennylane]'``).
         pennylane_device: PennyLane device name for ``backend="pennylane"`` and :meth:`qnode`.
         diff_method: PennyLane differentiation method, e.g. ``"parameter-shift"``, ``"backprop"``.
-        device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``).
+        device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``);
+            float16 and bfloat16 layers compute in float32 internally and return their own dtype.
 
     Attributes:
         weights (nn.Parameter): ``(n_circuits, n_layers, n_qubits, p)``; ``p = 3`` for the
@@ -58,7 +61,9 @@ class QuantumPointwiseConv2d(nn.Module):
             the default of PennyLane's ``TorchLayer``.
 
     Shape:
-        input ``(N, C_in, H, W)`` -> output ``(N, C_out, H, W)``.
+        input ``(N, C_in, H, W)`` -> output ``(N, C_out, H, W)``; an empty input (``N``, ``H``
+        or ``W`` zero) gives an empty output, as for ``nn.Conv2d``. A pixel's scale does not
+        change its outputs, from 1e-30 to 1e30 in float32 (:func:`qpconv.encoding.unit_max_rows`).
 
     Example::
 
@@ -126,19 +131,26 @@ class QuantumPointwiseConv2d(nn.Module):
         check_finite(x)
 
     def expectations(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``."""
-        if self.backend == "exact":
-            return pauli_z_expectations(pixels, circuit_columns(self._ansatz, self.weights, self.in_channels))
-        from .pennylane_backend import pennylane_expectations
+        """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``.
 
-        return pennylane_expectations(pixels, self.weights, self._qnode_for_backend())
+        Half-precision layers (float16, bfloat16) compute in float32 and return their own dtype.
+        """
+        compute = torch.float32 if self.weights.dtype in HALF_DTYPES else self.weights.dtype
+        weights, inputs = self.weights.to(compute), pixels.to(compute)
+        if self.backend == "exact":
+            out = pauli_z_expectations(inputs, circuit_columns(self._ansatz, weights, self.in_channels))
+        else:
+            from .pennylane_backend import pennylane_expectations
+
+            out = pennylane_expectations(inputs, weights, self._qnode_for_backend())
+        return out.to(pixels.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         batch, _, height, width = x.shape
         pixels = x.permute(0, 2, 3, 1).reshape(-1, self.in_channels)
-        out = self.expectations(pixels).reshape(batch, height, width, -1)[..., : self.out_channels]
-        return out.permute(0, 3, 1, 2).contiguous()
+        values = self.expectations(pixels).reshape(batch, height, width, self.n_circuits * self.n_qubits)
+        return values[..., : self.out_channels].permute(0, 3, 1, 2).contiguous()
 
     def _qnode_for_backend(self) -> Any:
         if self._pennylane_qnode is None:

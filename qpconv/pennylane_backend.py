@@ -24,6 +24,7 @@ import torch
 
 from ._optional import import_optional
 from .circuits import entangler_pairs
+from .encoding import unit_max_rows
 from .registry import lookup
 
 qml = import_optional("pennylane", extra="pennylane", feature="the PennyLane backend (qpconv.pennylane_backend)")
@@ -96,6 +97,7 @@ def pennylane_expectations(pixels: torch.Tensor, weights: torch.Tensor, qnode: A
     Returns:
         ``(P, K, n)`` in the dtype of ``pixels``; 0 for all-zero pixels.
     """
+    pixels = unit_max_rows(pixels)
     nonzero = pixels.square().sum(dim=1, keepdim=True) > 0
     basis_zero = torch.zeros_like(pixels)
     basis_zero[:, 0] = 1

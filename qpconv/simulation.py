@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from . import cpu_kernels
+from .encoding import unit_max_rows
 
 __all__ = ["pauli_z_expectations", "stacked_real_columns", "z_signs"]
 
@@ -124,11 +125,13 @@ def pauli_z_expectations(pixels: torch.Tensor, columns: torch.Tensor) -> torch.T
 
     Returns:
         Real ``(P, K, n)``; ``[p, k, i]`` is ``<Z_i>`` of circuit ``k`` on pixel ``p``,
-        in ``[-1, 1]``; exactly 0 for an all-zero pixel (with zero gradient).
+        in ``[-1, 1]``; exactly 0 for an all-zero pixel (with zero gradient). The scale of a
+        pixel changes nothing (see :func:`qpconv.encoding.unit_max_rows`), from 1e-30 to
+        1e30 in float32.
     """
     n_circuits, dim, _ = columns.shape
     n_qubits = dim.bit_length() - 1
-    pixels = pixels.contiguous()
+    pixels = unit_max_rows(pixels).contiguous()
     stacked = stacked_real_columns(columns)
     if pixels.device.type == "cpu" and pixels.dtype in cpu_kernels.DTYPES and cpu_kernels.available():
         chunk = _pixels_per_chunk(pixels, stacked.shape[0], threads=1)

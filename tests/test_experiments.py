@@ -71,7 +71,7 @@ def tiny_preset(monkeypatch):
 
 def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mnist_root, tmp_path, tiny_preset):
     results, checkpoints, lines = tmp_path / "results", tmp_path / "checkpoints", []
-    folders = run_experiment(
+    reports = run_experiment(
         "fig4_5",
         "tiny",
         device="cpu",
@@ -81,7 +81,9 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
         progress=False,
         log=lines.append,
     )
+    folders = [report.folder for report in reports]
     assert folders == [results / "fig4_5/tiny/quantum-L3/seed3", results / "fig4_5/tiny/classical/seed3"]
+    assert [report.kind.value for report in reports] == ["trained", "trained"]
     for folder in folders:
         config = json.loads((folder / "config.json").read_text())
         assert config["status"] == "complete" and config["epochs_completed"] == 1
@@ -95,6 +97,7 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
             "loss": "cross_entropy",
             "train_batch_size": 128,
             "test_batch_size": 64,
+            "stop_at_chance_after": 3,
         }
         assert set(config["versions"]) == {"python", "torch", "torchvision", "pennylane", "qpconv"}
         assert config["device"].startswith("cpu")

@@ -133,12 +133,17 @@ def summarise(runs: Sequence[RunRecord], completed_only: bool = True) -> pd.Data
         Indexed by ``model``; columns ``seeds``, ``epochs``, for each of
         ``final_train``, ``final_test``, ``best_train``, ``best_test`` a mean (that name)
         and ``<name>_sd`` (percent; sd 0 with one seed, which has no spread), ``parameters``,
-        ``quantum_parameters`` and ``hours`` (mean wall hours per run). Empty when no run
-        qualifies.
+        ``quantum_parameters``, ``hours`` (mean wall hours per run) and ``diverged`` (runs of
+        the model that diverged: never averaged in; a model whose every run diverged has a
+        row with ``seeds`` 0 and no accuracies). Empty when no run qualifies.
     """
+    diverged: dict[str, int] = {}
     rows = []
     for run in runs:
-        if not run.metrics or run.diverged or (completed_only and not run.completed):
+        if run.diverged:
+            diverged[run.config.model] = diverged.get(run.config.model, 0) + 1
+            continue
+        if not run.metrics or (completed_only and not run.completed):
             continue
         train = [100 * row["train_acc"] for row in run.metrics]
         test = [100 * row["test_acc"] for row in run.metrics]
@@ -157,18 +162,29 @@ def summarise(runs: Sequence[RunRecord], completed_only: bool = True) -> pd.Data
                 "hours": sum(row["seconds"] for row in run.metrics) / 3600,
             }
         )
-    columns = ["seeds", "epochs", *[c for m in MEASURES for c in (m, f"{m}_sd")], "parameters", "quantum_parameters", "hours"]
-    if not rows:
+    columns = [
+        "seeds",
+        "epochs",
+        *[c for m in MEASURES for c in (m, f"{m}_sd")],
+        "parameters",
+        "quantum_parameters",
+        "hours",
+        "diverged",
+    ]
+    if not rows and not diverged:
         return pd.DataFrame(columns=columns).rename_axis("model")
-    table = pd.DataFrame(rows)
-    order = list(dict.fromkeys(table["model"]))
+    table = pd.DataFrame(rows, columns=["model", "seed", "epochs", *MEASURES, "parameters", "quantum_parameters", "hours"])
+    order = list(dict.fromkeys([*table["model"], *diverged]))
     grouped = table.groupby("model", sort=False)
-    summary = grouped[list(MEASURES) + ["parameters", "quantum_parameters", "hours", "epochs"]].mean()
+    summary = grouped[[*MEASURES, "parameters", "quantum_parameters", "hours", "epochs"]].mean()
     spread = grouped[list(MEASURES)].std(ddof=1).fillna(0.0)
     for measure in MEASURES:
         summary[f"{measure}_sd"] = spread[measure]
     summary["seeds"] = grouped["seed"].count()
-    return summary[columns].loc[order]
+    summary = summary.reindex(order)
+    summary["seeds"] = summary["seeds"].fillna(0).astype(int)
+    summary["diverged"] = [diverged.get(model, 0) for model in order]
+    return summary[columns]
 
 
 @dataclass(frozen=True)
@@ -239,7 +255,8 @@ def _provisional(summary: pd.DataFrame, *models: str) -> str:
 
 
 def _has(summary: pd.DataFrame, *models: str) -> bool:
-    return all(model in summary.index for model in models)
+    """Whether every model has at least one run that did not diverge."""
+    return all(model in summary.index and summary.loc[model, "seeds"] > 0 for model in models)
 
 
 def _level_statement(quoted: PaperAccuracy) -> str:
@@ -384,7 +401,8 @@ def accuracy_table(summaries: pd.DataFrame | dict[str, pd.DataFrame]) -> pd.Data
         Indexed by ``model``, or by ``(experiment, model)`` for a dict; columns
         ``final_train``, ``final_test``, ``best_train``, ``best_test`` (percent,
         ``"mean ± sd"``, or the bare value for one seed), ``seeds``, ``parameters``,
-        ``quantum angles`` and ``hours per run``. Empty when nothing is recorded.
+        ``quantum angles`` and ``hours per run``, and ``diverged runs`` when any run
+        diverged (those are counted, never averaged in). Empty when nothing is recorded.
     """
     if isinstance(summaries, pd.DataFrame):
         return _as_display_text(summaries) if len(summaries) else pd.DataFrame()
@@ -397,12 +415,15 @@ def _as_display_text(summary: pd.DataFrame) -> pd.DataFrame:
     shown = pd.DataFrame(index=summary.index)
     for measure in MEASURES:
         shown[measure] = [
-            mean_and_spread(m, s, n, digits=2) for m, s, n in zip(summary[measure], summary[f"{measure}_sd"], summary["seeds"])
+            mean_and_spread(m, s, n, digits=2) if n else "all diverged"
+            for m, s, n in zip(summary[measure], summary[f"{measure}_sd"], summary["seeds"])
         ]
     shown["seeds"] = summary["seeds"].astype(int)
     shown["parameters"] = summary["parameters"].map("{:,.0f}".format)
     shown["quantum angles"] = summary["quantum_parameters"].map("{:,.0f}".format)
     shown["hours per run"] = summary["hours"].round(2)
+    if summary["diverged"].any():
+        shown["diverged runs"] = summary["diverged"].astype(int)
     return shown
 
 

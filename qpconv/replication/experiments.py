@@ -15,15 +15,22 @@ Shared runs are computed once
     :func:`plan_runs` and :func:`load_runs` resolve this, so callers never need to.
 
 A run is *complete* when its ``config.json`` says so (:class:`~qpconv.replication.results.RunStatus`);
-the runner skips complete runs, resumes runs with a checkpoint, and starts the others.
+the runner skips complete runs, resumes runs with a checkpoint, and starts the others. A run
+that diverges is recorded as ``diverged`` and skipped afterwards (``restart=True`` trains it
+again). One process trains a run at a time (:mod:`~qpconv.replication.locks`), and a run that
+fails (a damaged or foreign checkpoint, a run locked by another process) is reported without
+stopping the others: :func:`run_experiment` returns a :class:`RunReport` per run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +39,7 @@ from torch.utils.data import TensorDataset
 
 from ..registry import lookup
 from .loading import LoadedDataset, load_dataset, make_loaders, stratified_subset
+from .locks import RunLockedError, run_lock
 from .models import HybridCNN, build_model, circuit_settings, parameter_summary
 from .recipe import TrainingRecipe
 from .results import (
@@ -47,7 +55,7 @@ from .results import (
     run_path,
     write_run,
 )
-from .training import resolve_device, seed_everything, train
+from .training import CheckpointMismatchError, DamagedCheckpointError, TrainingDiverged, resolve_device, seed_everything, train
 
 __all__ = [
     "DEFAULT_CHECKPOINT_DIR",
@@ -58,7 +66,10 @@ __all__ = [
     "Experiment",
     "ModelVariant",
     "Preset",
+    "ReportKind",
+    "RunReport",
     "RunSpec",
+    "custom_preset",
     "get_experiment",
     "get_preset",
     "load_runs",
@@ -184,6 +195,39 @@ Replication notes say what the recorded curves show about this choice.
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (QUICK, FULL)}
 
 
+def custom_preset(
+    base: Preset,
+    *,
+    epochs: int | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    lr: float | None = None,
+) -> Preset:
+    """``base`` with some values changed, named after all its values so that runs of different values never mix.
+
+    The name is ``e<epochs>-train<size or all>-test<size or all>-lr<lr>``, e.g.
+    ``e5-train8000-testall-lr0.003``; when the values are exactly those of a preset of
+    :data:`PRESETS`, that preset is returned instead. Seeds are the base's.
+
+    Raises:
+        ValueError: a value out of range.
+    """
+    for name, size in (("train_size", train_size), ("test_size", test_size)):
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 10):
+            raise ValueError(f"{name} must be an integer of at least 10 (one image per class), got {size!r}")
+    recipe = dataclasses.replace(
+        base.recipe, epochs=base.recipe.epochs if epochs is None else epochs, lr=base.recipe.lr if lr is None else lr
+    )
+    train = base.train_size if train_size is None else train_size
+    test = base.test_size if test_size is None else test_size
+    for known in PRESETS.values():
+        if (known.recipe, known.train_size, known.test_size) == (recipe, train, test):
+            return known
+    name = f"e{recipe.epochs}-train{train or 'all'}-test{test or 'all'}-lr{recipe.lr:g}"
+    description = f"{recipe.epochs} epochs on {train or 'all'} training / {test or 'all'} test images, lr {recipe.lr:g}"
+    return Preset(name, recipe, train, test, base.seeds, description)
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run: where it is stored and what it trains.
@@ -304,10 +348,44 @@ def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfi
     )
 
 
+class ReportKind(str, Enum):
+    """What :func:`run_experiment` did with a run."""
+
+    SKIPPED = "skipped"
+    """Complete already."""
+    TRAINED = "trained"
+    """Trained (or resumed) to completion."""
+    DIVERGED = "diverged"
+    """Diverged now, or earlier and recorded as such."""
+    FAILED = "failed"
+    """Could not be trained: damaged or foreign checkpoint, or another process trains it."""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """One run's fate in :func:`run_experiment`.
+
+    Attributes:
+        run: the run.
+        folder: its results folder.
+        kind: see :class:`ReportKind`.
+        message: one line for the log.
+    """
+
+    run: RunSpec
+    folder: Path
+    kind: ReportKind
+    message: str
+
+
 def _execute(
     run: RunSpec, data: LoadedDataset, results_dir: Path, checkpoint_dir: Path, device: torch.device, progress: bool | None
 ) -> None:
-    """Train one run (resuming its checkpoint if any) and keep its results up to date after every epoch."""
+    """Train one run (resuming its checkpoint if any) and keep its results up to date after every epoch.
+
+    A divergence is recorded as such (``status: diverged`` with its epoch and reason) before
+    :class:`~qpconv.replication.training.TrainingDiverged` propagates.
+    """
     recipe = run.preset.recipe
     seed_everything(run.seed)
     model = run.variant.build(run.dataset)
@@ -321,25 +399,40 @@ def _execute(
     config = _run_config(run, data, model)
     device_name, versions = describe_device(device), library_versions()
 
-    def save(metrics: list[dict[str, float]]) -> None:
-        status = RunStatus.COMPLETE if len(metrics) == recipe.epochs else RunStatus.RUNNING
+    def save(metrics: list[dict[str, float]], divergence: dict[str, Any] | None = None) -> None:
+        if divergence is not None:
+            status = RunStatus.DIVERGED
+        else:
+            status = RunStatus.COMPLETE if len(metrics) == recipe.epochs else RunStatus.RUNNING
         wall_seconds = round(sum(row["seconds"] for row in metrics), 3)
-        write_run(
-            run.results_dir(results_dir), config, RunOutcome(status, len(metrics), wall_seconds, device_name, versions), metrics
-        )
+        outcome = RunOutcome(status, len(metrics), wall_seconds, device_name, versions, divergence)
+        write_run(run.results_dir(results_dir), config, outcome, metrics)
 
-    metrics = train(
-        model,
-        train_loader,
-        test_loader,
-        recipe,
-        device=device,
-        checkpoint_path=run.checkpoint_path(checkpoint_dir),
-        run_tag=config.to_json(),
-        on_epoch_end=save,
-        progress=progress,
-    )
+    try:
+        metrics = train(
+            model,
+            train_loader,
+            test_loader,
+            recipe,
+            device=device,
+            checkpoint_path=run.checkpoint_path(checkpoint_dir),
+            run_tag=config.to_json(),
+            on_epoch_end=save,
+            progress=progress,
+        )
+    except TrainingDiverged as diverged:
+        save(diverged.metrics, {"epoch": diverged.epoch, "reason": diverged.reason})
+        raise
     save(metrics)
+
+
+def _move_aside(checkpoint: Path) -> Path | None:
+    """Rename a checkpoint to ``checkpoint.pt.moved-<time>``; the new path, or None when there was none."""
+    if not checkpoint.is_file():
+        return None
+    target = checkpoint.with_name(f"{checkpoint.name}.moved-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(checkpoint, target)
+    return target
 
 
 def run_experiment(
@@ -352,8 +445,9 @@ def run_experiment(
     results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
     checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR,
     progress: bool | None = None,
+    restart: bool = False,
     log: Callable[[str], None] = print,
-) -> list[Path]:
+) -> list[RunReport]:
     """Run every model of ``experiment`` for every seed: skip complete runs, resume interrupted ones.
 
     Book: Replicating Figs. 4-5.
@@ -363,7 +457,8 @@ def run_experiment(
     kept after completion: they hold the trained model (``checkpoint["model"]``) and cost
     a few MB each; deleting them is safe once a run is complete. A run whose recorded
     files are damaged is treated as incomplete: it resumes from its checkpoint, or
-    retrains.
+    retrains. A run that diverges is recorded as such and skipped on later calls. One
+    run's failure never stops the others: each run gets a :class:`RunReport`.
 
     Args:
         experiment: name in :data:`EXPERIMENTS`.
@@ -374,40 +469,78 @@ def run_experiment(
         results_dir: root of the results layout.
         checkpoint_dir: root of the checkpoint layout.
         progress: tqdm bars; default when stdout is a terminal and ``$CI`` is unset.
+        restart: train every run that is not complete from its first epoch, moving its
+            checkpoint aside (``checkpoint.pt.moved-<time>``) first; complete runs are kept.
         log: receives one line per run.
 
     Returns:
-        The result folders of all the experiment's runs (including skipped, shared ones).
+        A report per run, in plan order (including skipped, shared ones).
 
     Raises:
         ValueError: unknown experiment or preset, bad seeds, CUDA asked for but missing.
         qpconv.replication.loading.DatasetNotFoundError: the dataset is missing and cannot be downloaded.
-        qpconv.replication.training.CheckpointMismatchError: a checkpoint of another configuration is in the way.
     """
     runs = plan_runs(experiment, preset, seeds)
     torch_device = resolve_device(device)
     results_dir, checkpoint_dir = Path(results_dir), Path(checkpoint_dir)
     data: LoadedDataset | None = None
+    reports = []
     for run in runs:
+        folder = run.results_dir(results_dir)
         try:
-            record = read_run(run.results_dir(results_dir))
+            record = read_run(folder)
         except DamagedRunError as error:
             log(f"{run}: {error}; treated as incomplete")
             record = None
         if record is not None and record.completed:
-            log(f"{run}: complete, skipped")
-            continue
-        if data is None:
-            data = load_dataset(runs[0].dataset, data_root)
-        resuming = run.checkpoint_path(checkpoint_dir).is_file()
-        log(f"{run}: {'resuming' if resuming else 'training'} on {describe_device(torch_device)}")
-        _execute(run, data, results_dir, checkpoint_dir, torch_device, progress)
+            report = RunReport(run, folder, ReportKind.SKIPPED, f"{run}: complete, skipped")
+        elif record is not None and record.diverged and not restart:
+            divergence = record.outcome.divergence or {}
+            where = f"epoch {divergence.get('epoch')} ({divergence.get('reason')})"
+            message = f"{run}: diverged in {where}, skipped; --restart trains it again"
+            report = RunReport(run, folder, ReportKind.DIVERGED, message)
+        else:
+            data = data or load_dataset(runs[0].dataset, data_root)
+            report = _train_reported(run, data, results_dir, checkpoint_dir, torch_device, progress, restart, log)
+        reports.append(report)
+        log(report.message)
     folders = sorted({str(run.results_dir(results_dir).parents[1]) for run in runs})
     log(f"results of {experiment} ({runs[0].preset.name}) are in: {', '.join(folders)}")
-    return [run.results_dir(results_dir) for run in runs]
+    return reports
 
 
-def load_runs(experiment: str, preset: str, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR) -> list[RunRecord]:
+def _train_reported(
+    run: RunSpec,
+    data: LoadedDataset,
+    results_dir: Path,
+    checkpoint_dir: Path,
+    device: torch.device,
+    progress: bool | None,
+    restart: bool,
+    log: Callable[[str], None],
+) -> RunReport:
+    """Train one run under its lock and say how it went; a run's own failure is reported, not raised."""
+    folder, checkpoint = run.results_dir(results_dir), run.checkpoint_path(checkpoint_dir)
+    try:
+        with run_lock(checkpoint.parent, str(run)):
+            moved = _move_aside(checkpoint) if restart else None
+            if moved is not None:
+                log(f"{run}: --restart: moved the checkpoint aside to {moved}")
+            log(f"{run}: {'resuming' if checkpoint.is_file() else 'training'} on {describe_device(device)}")
+            _execute(run, data, results_dir, checkpoint_dir, device, progress)
+    except TrainingDiverged as diverged:
+        return RunReport(run, folder, ReportKind.DIVERGED, f"{run}: {diverged}; recorded as diverged")
+    except (DamagedCheckpointError, CheckpointMismatchError, RunLockedError) as error:
+        return RunReport(run, folder, ReportKind.FAILED, f"{run}: {error}")
+    return RunReport(run, folder, ReportKind.TRAINED, f"{run}: complete")
+
+
+def load_runs(
+    experiment: str,
+    preset: str,
+    results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
+    on_damaged: Callable[[DamagedRunError], None] | None = None,
+) -> list[RunRecord]:
     """Every recorded run of ``experiment`` under ``preset``, for any seed, in any state.
 
     Book: Replicating Figs. 4-5.
@@ -415,8 +548,8 @@ def load_runs(experiment: str, preset: str, results_dir: str | os.PathLike = DEF
     Runs shared with another experiment are read from where they are stored (module
     docstring). Runs come in the experiment's model order, then by seed. A run's
     ``completed``/``diverged`` tell its state. A run whose files are damaged is left
-    out with a :class:`DamagedRunWarning` naming the file and the reason, so that one
-    bad run never hides the others.
+    out, so that one bad run never hides the others: ``on_damaged`` receives its error
+    (default: a :class:`DamagedRunWarning` naming the file and the reason).
 
     Raises:
         ValueError: unknown experiment.
@@ -429,7 +562,10 @@ def load_runs(experiment: str, preset: str, results_dir: str | os.PathLike = DEF
             try:
                 record = read_run(run_path(results_dir, storage, preset, variant.name, seed))
             except DamagedRunError as error:
-                warnings.warn(f"{error}; left out", DamagedRunWarning, stacklevel=2)
+                if on_damaged is None:
+                    warnings.warn(f"{error}; left out", DamagedRunWarning, stacklevel=2)
+                else:
+                    on_damaged(error)
                 continue
             records += [record] if record is not None else []
     return records

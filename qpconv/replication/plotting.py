@@ -23,7 +23,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .results import RunRecord, metrics_table
+from .results import RunRecord, RunStatus, metrics_table
 
 __all__ = [
     "describe_runs",
@@ -60,10 +60,13 @@ def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
         (``"quantum"``/``"classical"``), ``seed``, ``epoch``, ``split`` (``"train"``/
         ``"test"``), ``loss`` and ``accuracy`` (percent).
 
+    Diverged runs are left out (their curves stop where they failed and would drag the
+    mean); :func:`describe_runs` names them in the footnote.
+
     Raises:
         ValueError: ``runs`` is empty or none of them has a finished epoch.
     """
-    rows = metrics_table(runs)
+    rows = metrics_table([run for run in runs if not run.diverged])
     if not rows:
         raise ValueError("no finished epoch in the given runs: nothing to plot (run `qpconv run ...` first)")
     table = pd.DataFrame(rows)
@@ -92,14 +95,16 @@ def describe_runs(runs: Sequence[RunRecord]) -> str:
     configs = [run.config for run in runs]
     copies = sorted({config.dataset_copy for config in configs})
     seeds = sorted({config.seed for config in configs})
-    epochs = sorted({len(run.metrics) for run in runs})
+    epochs = sorted({len(run.metrics) for run in runs if not run.diverged}) or sorted({len(run.metrics) for run in runs})
     devices = sorted({run.outcome.device for run in runs})
     presets = sorted({config.preset for config in configs})
-    incomplete = sum(not run.completed for run in runs)
+    in_progress = sum(run.outcome.status is RunStatus.RUNNING for run in runs)
+    diverged = [f"{run.config.model} seed {run.config.seed}" for run in runs if run.diverged]
     epoch_text = f"{epochs[0]} epochs" if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]} epochs"
     seed_text = f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
     text = f"{'/'.join(presets)} preset; data {', '.join(copies)}; {seed_text}; {epoch_text}; {' / '.join(devices)}"
-    return text + (f"; {incomplete} run(s) still in progress" if incomplete else "")
+    text += f"; {in_progress} run(s) still in progress" if in_progress else ""
+    return text + (f"; diverged, not drawn: {', '.join(diverged)}" if diverged else "")
 
 
 def _curves(frame: pd.DataFrame, value: str, ylabel: str, title: str, palette: dict[str, Any]) -> Figure:

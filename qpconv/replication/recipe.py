@@ -21,7 +21,10 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-__all__ = ["Loss", "Optimizer", "Schedule", "TrainingRecipe"]
+__all__ = ["CHANCE_MARGIN", "Loss", "Optimizer", "Schedule", "TrainingRecipe"]
+
+CHANCE_MARGIN = 0.05
+"""How far above ``1 / classes`` a training accuracy still counts as chance level."""
 
 
 class Optimizer(str, Enum):
@@ -55,6 +58,9 @@ class TrainingRecipe:
         lr: initial learning rate.
         optimizer, schedule, loss: see :class:`Optimizer`, :class:`Schedule`, :class:`Loss`.
         train_batch_size, test_batch_size: batch sizes of the training and test loaders.
+        stop_at_chance_after: from this epoch on, a training accuracy at chance level (at
+            most ``1 / classes + CHANCE_MARGIN``) stops the run as diverged; ``None`` never
+            (runs recorded before the rule existed). A non-finite training loss always does.
 
     Raises:
         ValueError: a field out of range (``epochs`` or a batch size not a positive
@@ -68,10 +74,13 @@ class TrainingRecipe:
     loss: Loss = Loss.CROSS_ENTROPY
     train_batch_size: int = 128
     test_batch_size: int = 64
+    stop_at_chance_after: int | None = 3
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "train_batch_size", "test_batch_size"):
+        for name in ("epochs", "train_batch_size", "test_batch_size", "stop_at_chance_after"):
             value = getattr(self, name)
+            if name == "stop_at_chance_after" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (math.isfinite(self.lr) and self.lr > 0):
@@ -128,6 +137,7 @@ class TrainingRecipe:
                 loss=config["loss"],
                 train_batch_size=config["train_batch_size"],
                 test_batch_size=config["test_batch_size"],
+                stop_at_chance_after=None,
             )
         except KeyError as error:
             raise ValueError(f"missing key {error.args[0]!r}") from None

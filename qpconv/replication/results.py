@@ -327,7 +327,9 @@ def _read_metrics(metrics_file: Path) -> list[dict[str, float]]:
         rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as error:
         raise DamagedRunError(metrics_file, f"not a readable CSV file ({error})") from None
-    if tuple(reader.fieldnames or ()) != METRIC_FIELDS:
+    if reader.fieldnames is None:
+        raise DamagedRunError(metrics_file, "is empty (not even a header)")
+    if tuple(reader.fieldnames) != METRIC_FIELDS:
         raise DamagedRunError(metrics_file, f"columns {reader.fieldnames}, expected {list(METRIC_FIELDS)}")
     metrics = []
     for number, row in enumerate(rows, start=1):

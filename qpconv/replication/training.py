@@ -6,12 +6,20 @@ The recipe (the paper's: Adam at 0.01, cosine annealing over the run, cross-entr
 batches of 128 and 64) is data, :mod:`qpconv.replication.recipe`; :func:`train` builds
 the optimiser, schedule and loss from it and nothing else.
 
+Divergence: a non-finite training loss, non-finite activations reaching a quantum layer
+(its weights' predecessors became non-finite), or, from ``recipe.stop_at_chance_after``
+on, a training accuracy at chance level stop the run with :class:`TrainingDiverged`,
+which says at which epoch and why, instead of training on and recording chance accuracy.
+
 Resuming: after every epoch the model, optimiser, scheduler, every random generator
 (python, numpy, torch CPU and CUDA, and the training loader's shuffling generator) and
 the metrics so far are saved atomically to the checkpoint. Calling :func:`train` again
 with the same checkpoint continues after the last finished epoch and produces exactly
-the metrics an uninterrupted run would (on CPU), so killing a run, even with
-``kill -9``, loses at most the epoch in progress.
+the metrics an uninterrupted run would (on the CPU, for any thread count), so killing a
+run, even with ``kill -9``, loses at most the epoch in progress. A checkpoint that cannot
+be read raises :class:`DamagedCheckpointError`; one of another run raises
+:class:`CheckpointMismatchError`; both name the file and what to do, and the file is only
+ever loaded with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -31,12 +39,17 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ..encoding import NonFiniteInputError
 from .atomic import atomic_write
-from .recipe import TrainingRecipe
+from .recipe import CHANCE_MARGIN, TrainingRecipe
 
 __all__ = [
+    "CHECKPOINT_KEYS",
     "CheckpointMismatchError",
+    "DamagedCheckpointError",
+    "TrainingDiverged",
     "evaluate",
+    "load_checkpoint",
     "progress_enabled",
     "resolve_device",
     "seed_everything",
@@ -44,8 +57,72 @@ __all__ = [
 ]
 
 
+CHECKPOINT_KEYS = ("run_tag", "recipe", "model", "optimizer", "scheduler", "rng", "metrics")
+"""What a checkpoint holds."""
+
+_CHOICE = "delete it, or rerun with --restart to move it aside and train this run afresh"
+
+
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint belongs to a different run configuration than the one being resumed."""
+
+
+class DamagedCheckpointError(RuntimeError):
+    """A checkpoint cannot be read (truncated, not a checkpoint, or holding what cannot be loaded safely)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"checkpoint {path} cannot be read ({reason}); {_CHOICE}")
+        self.path = path
+
+
+class TrainingDiverged(RuntimeError):
+    """Training diverged.
+
+    Attributes:
+        epoch: the epoch in which it was detected.
+        reason: what was seen, in words.
+        metrics: the rows of the epochs finished before (and, for chance level, including) that epoch.
+    """
+
+    def __init__(self, epoch: int, reason: str, metrics: list[dict[str, float]]) -> None:
+        super().__init__(f"training diverged in epoch {epoch}: {reason}")
+        self.epoch = epoch
+        self.reason = reason
+        self.metrics = metrics
+
+
+def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    """``"key: saved there, current here"`` for every leaf where two nested dicts differ."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        keys = list(dict.fromkeys([*saved, *current]))
+        return [line for key in keys for line in _differences(saved.get(key), current.get(key), f"{prefix}{key}.")]
+    return [] if saved == current else [f"{prefix.rstrip('.')} is {saved!r} there, {current!r} here"]
+
+
+def _readable_reason(error: BaseException) -> str:
+    """A one-line reason for an unreadable checkpoint that never repeats torch's advice to load unsafely."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if any("weights_only" in line for line in lines):
+        return "it holds objects that cannot be loaded safely"
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint written by :func:`train`, loaded with ``weights_only=True`` and checked.
+
+    Raises:
+        DamagedCheckpointError: the file cannot be read or lacks one of :data:`CHECKPOINT_KEYS`.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated zip, EOF, refused unpickling, ...: all mean "damaged"
+        raise DamagedCheckpointError(path, _readable_reason(error)) from None
+    if not isinstance(state, dict):
+        raise DamagedCheckpointError(path, "not a qpconv checkpoint")
+    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    if missing:
+        raise DamagedCheckpointError(path, f"not a qpconv checkpoint: no {', '.join(missing)}")
+    return state
 
 
 def resolve_device(device: str | torch.device | None = None) -> torch.device:
@@ -103,6 +180,10 @@ def _restore_rng_states(states: dict[str, Any], loader_generator: torch.Generato
     loader_generator.set_state(states["loader"])
 
 
+class _Diverged(Exception):
+    """Raised inside an epoch; :func:`train` turns it into :class:`TrainingDiverged`."""
+
+
 def _train_one_epoch(
     model: nn.Module,
     loader: DataLoader,
@@ -110,21 +191,34 @@ def _train_one_epoch(
     loss_function: Callable[..., torch.Tensor],
     device: torch.device,
     progress: bool,
-) -> tuple[float, float]:
-    """One pass over ``loader`` in train mode -> (mean batch loss, fraction correct)."""
+) -> tuple[float, float, int]:
+    """One pass over ``loader`` in train mode -> (mean batch loss, fraction correct, number of classes).
+
+    Raises:
+        _Diverged: the loss became non-finite, or non-finite activations reached a quantum layer
+            because some weights are no longer finite.
+    """
     model.train()
-    loss_sum, correct, seen = 0.0, 0, 0
-    for images, labels in tqdm(loader, desc="train", leave=False, disable=not progress):
+    loss_sum, correct, seen, n_classes = 0.0, 0, 0, 0
+    for batch, (images, labels) in enumerate(tqdm(loader, desc="train", leave=False, disable=not progress), start=1):
         images, labels = images.to(device), labels.to(device)
-        logits = model(images)
+        try:
+            logits = model(images)
+        except NonFiniteInputError as error:
+            if all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+                raise  # finite weights: the data itself is not finite, which is not divergence
+            raise _Diverged(f"non-finite activations reached a quantum layer in batch {batch} ({error})") from None
         loss = loss_function(logits, labels)
+        if not bool(torch.isfinite(loss)):
+            raise _Diverged(f"the training loss became {loss.item()} in batch {batch}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         loss_sum += loss.item()
         correct += (logits.argmax(dim=1) == labels).sum().item()
         seen += len(labels)
-    return loss_sum / len(loader), correct / seen
+        n_classes = logits.shape[1]
+    return loss_sum / len(loader), correct / seen, n_classes
 
 
 @torch.no_grad()
@@ -194,7 +288,11 @@ def train(
 
     Raises:
         ValueError: the loader has no generator, or a loader's batch size is not the recipe's.
-        CheckpointMismatchError: the checkpoint was written for another ``run_tag`` or recipe.
+        DamagedCheckpointError: the checkpoint cannot be read.
+        CheckpointMismatchError: the checkpoint was written for another ``run_tag`` or recipe;
+            the message lists what differs.
+        TrainingDiverged: training diverged (see the module docstring); the checkpoint keeps
+            the last finished epoch before it.
     """
     if train_loader.generator is None:
         raise ValueError("train_loader needs a seeded generator (use qpconv.replication.loading.make_loaders)")
@@ -211,11 +309,13 @@ def train(
     metrics: list[dict[str, float]] = []
     checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
     if checkpoint_path is not None and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-        if state["run_tag"] != run_tag or state["recipe"] != recipe.to_json():
+        state = load_checkpoint(checkpoint_path)
+        differences = _differences(
+            {"recipe": state["recipe"], "run": state["run_tag"]}, {"recipe": recipe.to_json(), "run": run_tag}
+        )
+        if differences:
             raise CheckpointMismatchError(
-                f"checkpoint {checkpoint_path} belongs to another configuration "
-                f"(recipe {state['recipe']!r}, tag {state['run_tag']!r}); delete it to start afresh"
+                f"checkpoint {checkpoint_path} belongs to another configuration: {'; '.join(differences)}; {_CHOICE}"
             )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -226,7 +326,10 @@ def train(
     for epoch in tqdm(range(len(metrics) + 1, epochs + 1), desc="epochs", disable=not progress):
         start = time.perf_counter()
         lr_now = optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = _train_one_epoch(model, train_loader, optimizer, loss_function, device, progress)
+        try:
+            train_loss, train_acc, n_classes = _train_one_epoch(model, train_loader, optimizer, loss_function, device, progress)
+        except _Diverged as diverged:
+            raise TrainingDiverged(epoch, str(diverged), list(metrics)) from None
         test_loss, test_acc = evaluate(model, test_loader, device, progress)
         scheduler.step()
         metrics.append(
@@ -240,6 +343,10 @@ def train(
                 "seconds": time.perf_counter() - start,
             }
         )
+        chance = 1 / n_classes + CHANCE_MARGIN
+        if recipe.stop_at_chance_after is not None and epoch >= recipe.stop_at_chance_after and train_acc <= chance:
+            reason = f"training accuracy {train_acc:.3f} after {epoch} epochs is at chance level (1 in {n_classes} classes)"
+            raise TrainingDiverged(epoch, reason, list(metrics))
         if checkpoint_path is not None:
             checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
             state = {
