@@ -7,7 +7,11 @@ wings. The **core**, what ``import qpconv`` loads (torch and nothing heavier):
 * :mod:`qpconv.circuits`          ansätze and their unitaries (chapters 3-4)
 * :mod:`qpconv.simulation`        exact <Z_i> of all pixels in one matrix product (chapters 5-6)
 * :mod:`qpconv.cpu_kernels`       the fused C++ CPU kernels and their PyTorch operators (chapter 6)
+* :mod:`qpconv.pixelwise`         the 1x1 layers' shared reshapes and input contract
 * :mod:`qpconv.layers`            ``QuantumPointwiseConv2d`` (chapter 5)
+* :mod:`qpconv.dequantise`        a trained quantum layer as the quadratic forms it computes ("What makes it work?")
+* :mod:`qpconv.quadratic`         classical layers of the same form: normalised quadratic and linear
+* :mod:`qpconv.relaxation`        the quantum read-out with any unitary instead of the circuit's
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference; extra ``pennylane``)
 
 The **replication wing**, :mod:`qpconv.replication` (extra ``replication``): the paper's
@@ -17,8 +21,11 @@ The face: :mod:`qpconv.cli` (the ``qpconv`` command) and :mod:`qpconv.bench`
 """
 
 from .circuits import ANSATZE, circuit_columns
+from .dequantise import dequantise
 from .encoding import MAX_QUBITS, amplitude_encode, qubits_for_channels
 from .layers import BACKENDS, QuantumPointwiseConv2d
+from .quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d, QuadraticFormConv2d
+from .relaxation import UnitaryReadoutConv2d
 from .simulation import pauli_z_expectations, z_signs
 
 __version__ = "0.1.0"
@@ -27,9 +34,14 @@ __all__ = [
     "ANSATZE",
     "BACKENDS",
     "MAX_QUBITS",
+    "NormalisedLinearConv2d",
+    "NormalisedQuadraticConv2d",
+    "QuadraticFormConv2d",
     "QuantumPointwiseConv2d",
+    "UnitaryReadoutConv2d",
     "amplitude_encode",
     "circuit_columns",
+    "dequantise",
     "pauli_z_expectations",
     "qubits_for_channels",
     "z_signs",

@@ -25,6 +25,11 @@ Ansätze:
 ``(L, n, 3)``; block ``l``: ``Rot(*w[l, i])`` on every wire ``i``, then
 ``CNOT(i, (i + r_l) mod n)`` for ``i = 0..n-1`` in that order.
 
+``"product"`` — the strongly entangling ansatz without its entanglers: weights
+``(L, n, 3)``; block ``l``: ``Rot(*w[l, i])`` on every wire, nothing else. A product
+circuit ``U = u_0 (x) ... (x) u_{n-1}``, so ``<Z_i>`` is a one-qubit observable of wire
+``i`` measured on the encoded pixel (the entanglement ablation of "What makes it work?").
+
 ``"circuit_centric"`` — the circuit-centric block of Schuld et al. used in the
 paper's Section III-B. Weights ``(L, n, 5)`` = ``(alpha, beta, gamma, delta,
 epsilon)``; block ``l``: ``G = RZ(gamma) RX(beta) RZ(alpha)`` on every wire,
@@ -142,6 +147,11 @@ def _strongly_entangling(weights: torch.Tensor) -> list[Stage]:
     return stages
 
 
+def _product(weights: torch.Tensor) -> list[Stage]:
+    rot = _rot_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
+    return [Stage(StageKind.LOCAL, rot[:, layer]) for layer in range(weights.shape[1])]
+
+
 def _circuit_centric(weights: torch.Tensor) -> list[Stage]:
     n_layers, n_qubits = weights.shape[1], weights.shape[2]
     g = _rz_rx_rz_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
@@ -229,6 +239,7 @@ class Ansatz:
 
 ANSATZE: dict[str, Ansatz] = {
     "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling),
+    "product": Ansatz("product", 3, _product),
     "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric),
 }
 

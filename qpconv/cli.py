@@ -4,7 +4,7 @@ Book: Replicating Figs. 4-5 (section "Running the experiments"); How to run (sec
 
 Usage::
 
-    qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--epochs N] [--train-size N]
+    qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--models M ...] [--epochs N] [--train-size N]
                           [--test-size N] [--lr LR] [--device cpu|cuda[:N]] [--restart]
                           [--data-root DIR] [--results-dir DIR] [--checkpoint-dir DIR]
     qpconv data prepare fashion-mnist|cifar10 --from PATH [--root DIR]
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", choices=list(experiments.PRESETS), default="quick", help="default: quick")
     run.add_argument(
         "--seeds", nargs="+", type=int, metavar="SEED", help="distinct integers in [0, 2**32); default: the preset's"
+    )
+    run.add_argument(
+        "--models", nargs="+", metavar="MODEL", help="only these models of the experiment (e.g. quantum-L3); default: all"
     )
     run.add_argument("--epochs", type=int, help="change the preset's number of epochs")
     run.add_argument("--train-size", type=int, help="change the preset's training images (a stratified subset)")
@@ -198,6 +201,7 @@ def _run(args: argparse.Namespace, wing: Any) -> int:
             test_size=args.test_size,
             lr=args.lr,
         )
+        experiments.plan_runs(args.experiment, preset, seeds, args.models)  # unknown models fail here
         data_root = _data_root(args.data_root, wing)
         results_dir = _writable_folder(args.results_dir, "--results-dir")
         checkpoint_dir = _writable_folder(args.checkpoint_dir, "--checkpoint-dir")
@@ -208,6 +212,7 @@ def _run(args: argparse.Namespace, wing: Any) -> int:
             args.experiment,
             preset,
             seeds,
+            models=args.models,
             device=args.device,
             data_root=data_root,
             results_dir=results_dir,

@@ -10,7 +10,8 @@ from torch import nn
 
 from ._optional import require_installed
 from .circuits import circuit_columns, get_ansatz
-from .encoding import check_finite, check_qubit_count, qubits_for_channels
+from .encoding import check_qubit_count, qubits_for_channels
+from .pixelwise import PixelwiseConv2d, check_channels
 from .simulation import pauli_z_expectations
 
 __all__ = ["BACKENDS", "QuantumPointwiseConv2d"]
@@ -20,7 +21,7 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 """Weight dtypes the layer stores but computes in float32 (complex half precision does not exist in torch)."""
 
 
-class QuantumPointwiseConv2d(nn.Module):
+class QuantumPointwiseConv2d(PixelwiseConv2d):
     """Quantum pointwise (1x1) convolution: a drop-in for ``nn.Conv2d(C_in, C_out, kernel_size=1)``.
 
     Every pixel's channel vector is amplitude-encoded on ``n_qubits`` qubits
@@ -85,10 +86,8 @@ class QuantumPointwiseConv2d(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
-        super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels), ("n_layers", n_layers)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        super().__init__(in_channels, out_channels)
+        check_channels(n_layers=n_layers)
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
         if backend == "pennylane":
@@ -97,8 +96,6 @@ class QuantumPointwiseConv2d(nn.Module):
         if n_qubits is None:
             n_qubits = qubits_for_channels(in_channels)
         check_qubit_count(n_qubits, in_channels)
-        self.in_channels = in_channels
-        self.out_channels = out_channels
         self.n_layers = n_layers
         self.n_qubits = n_qubits
         self.n_circuits = math.ceil(out_channels / n_qubits)
@@ -121,15 +118,6 @@ class QuantumPointwiseConv2d(nn.Module):
             f"n_qubits={self.n_qubits}, n_circuits={self.n_circuits}, backend={self.backend!r}"
         )
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if x.dim() != 4:
-            raise ValueError(f"expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
-        if x.shape[1] != self.in_channels:
-            raise ValueError(f"expected {self.in_channels} input channels, got {x.shape[1]} (input shape {tuple(x.shape)})")
-        if x.dtype != self.weights.dtype:
-            raise TypeError(f"input dtype {x.dtype} does not match the layer's weights dtype {self.weights.dtype}")
-        check_finite(x)
-
     def expectations(self, pixels: torch.Tensor) -> torch.Tensor:
         """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``.
 
@@ -145,12 +133,10 @@ class QuantumPointwiseConv2d(nn.Module):
             out = pennylane_expectations(inputs, weights, self._qnode_for_backend())
         return out.to(pixels.dtype)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_input(x)
-        batch, _, height, width = x.shape
-        pixels = x.permute(0, 2, 3, 1).reshape(-1, self.in_channels)
-        values = self.expectations(pixels).reshape(batch, height, width, self.n_circuits * self.n_qubits)
-        return values[..., : self.out_channels].permute(0, 3, 1, 2).contiguous()
+    def pixel_map(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Output channels of rows of pixels: ``(P, C_in)`` -> ``(P, C_out)``, circuit by circuit, trimmed."""
+        values = self.expectations(pixels).reshape(pixels.shape[0], self.n_circuits * self.n_qubits)
+        return values[:, : self.out_channels]
 
     def _qnode_for_backend(self) -> Any:
         if self._pennylane_qnode is None:

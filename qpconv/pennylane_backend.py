@@ -36,6 +36,12 @@ def _strongly_entangling_ops(weights: Any, wires: list[int]) -> None:
     qml.StronglyEntanglingLayers(weights, wires=wires)
 
 
+def _product_ops(weights: Any, wires: list[int]) -> None:
+    for layer in range(weights.shape[-3]):
+        for wire in wires:
+            qml.Rot(*(weights[..., layer, wire, j] for j in range(3)), wires=wire)
+
+
 def _circuit_centric_ops(weights: Any, wires: list[int]) -> None:
     n_layers, n_qubits = weights.shape[-3], weights.shape[-2]
     for layer in range(n_layers):
@@ -52,6 +58,7 @@ def _circuit_centric_ops(weights: Any, wires: list[int]) -> None:
 
 _TEMPLATES: dict[str, Callable[[Any, list[int]], None]] = {
     "strongly_entangling": _strongly_entangling_ops,
+    "product": _product_ops,
     "circuit_centric": _circuit_centric_ops,
 }
 

@@ -72,7 +72,9 @@ def test_float32_weights_give_complex64():
 
 
 def test_unknown_ansatz_and_bad_weight_shape():
-    with pytest.raises(ValueError, match=r"unknown ansatz 'bogus'; expected one of \['strongly_entangling', 'circuit_centric'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown ansatz 'bogus'; expected one of \['strongly_entangling', 'product', 'circuit_centric'\]"
+    ):
         get_ansatz("bogus")
     with pytest.raises(ValueError, match=r"strongly_entangling weights must have shape \(K, L, n, 3\), got \(1, 2, 3, 5\)"):
         circuit_columns("strongly_entangling", torch.zeros(1, 2, 3, 5))

@@ -16,6 +16,7 @@ CASES = [
     # (ansatz, n_qubits, n_layers, in_channels)
     *[("strongly_entangling", n, 1 + (n - 1) % 4, c) for n in range(1, 8) for c in sorted({max(1, 2 ** (n - 1) + 1), 2**n})],
     *[("circuit_centric", n, 1 + n % 4, c) for n in range(1, 8) for c in sorted({max(1, 2 ** (n - 1) + 1), 2**n})],
+    *[("product", n, 1 + n % 3, c) for n in (1, 3, 6) for c in sorted({max(1, 2 ** (n - 1) + 1), 2**n})],
     ("strongly_entangling", 3, 4, 7),
     ("circuit_centric", 3, 4, 7),
 ]

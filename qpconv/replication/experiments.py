@@ -3,9 +3,11 @@
 Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8.
 
 Experiments
-    ``fig4_5``  Fashion-MNIST: quantum (``L = 3``) vs classical pointwise block.
-    ``fig6_7``  CIFAR-10: quantum (``L = 3``) vs classical.
-    ``fig8``    CIFAR-10: quantum with ``L = 1, 2, 3, 4`` vs classical.
+    ``fig4_5``           Fashion-MNIST: quantum (``L = 3``) vs classical pointwise block.
+    ``fig6_7``           CIFAR-10: quantum (``L = 3``) vs classical.
+    ``fig8``             CIFAR-10: quantum with ``L = 1, 2, 3, 4`` vs classical.
+    ``controls``         CIFAR-10: the quantum block against ten controls ("What makes it work?").
+    ``controls_fmnist``  Fashion-MNIST: the quantum block against four of them.
 
 Shared runs are computed once
     A run is identified by (dataset, model, preset, seed) and stored under the *first*
@@ -96,10 +98,13 @@ class ModelVariant:
     Attributes:
         kind: a pointwise block of :data:`~qpconv.replication.models.POINTWISE_BLOCKS`.
         n_layers: entangling blocks per circuit (blocks with circuits only; ``None`` otherwise).
+        more_seeds: also run the preset's ``extra_seeds`` (for the comparisons that need
+            more than three seeds); not part of the variant's identity.
     """
 
     kind: str
     n_layers: int | None = None
+    more_seeds: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -113,6 +118,22 @@ class ModelVariant:
 
 QUANTUM_L3 = ModelVariant("quantum", 3)
 CLASSICAL = ModelVariant("classical")
+
+_CONTROLS = (
+    ModelVariant("quantum", 3, more_seeds=True),
+    ModelVariant("classical", more_seeds=True),
+    ModelVariant("linear", more_seeds=True),
+    ModelVariant("classical-nobn"),
+    ModelVariant("classical-matched"),
+    ModelVariant("normalised-linear"),
+    ModelVariant("normalised-quadratic", more_seeds=True),
+    ModelVariant("unitary-relaxation"),
+    ModelVariant("frozen", 3),
+    ModelVariant("product", 3),
+    ModelVariant("none"),
+)
+"""The blocks of ``controls``: five seeds (with the full preset's ``extra_seeds``) for the comparisons at the heart of
+the chapter, three for the rest."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         (*(ModelVariant("quantum", n) for n in (1, 2, 3, 4)), CLASSICAL),
         "Fig. 8: CIFAR-10, quantum L=1,2,3,4 vs classical",
     ),
+    "controls": Experiment(
+        "controls", "cifar10", _CONTROLS, "What makes it work? CIFAR-10: the quantum block against ten controls"
+    ),
+    "controls_fmnist": Experiment(
+        "controls_fmnist",
+        "fashion-mnist",
+        tuple(v for v in _CONTROLS if v.kind in ("quantum", "classical", "linear", "normalised-quadratic", "frozen")),
+        "What makes it work? Fashion-MNIST: the quantum block against four controls",
+    ),
 }
 
 
@@ -150,6 +180,7 @@ class Preset:
             or ``None`` for the whole split.
         seeds: seeds run when none are given.
         description: one line for ``qpconv list``.
+        extra_seeds: run too, when no seeds are given, for variants with ``more_seeds``.
     """
 
     name: str
@@ -158,6 +189,7 @@ class Preset:
     test_size: int | None
     seeds: tuple[int, ...]
     description: str
+    extra_seeds: tuple[int, ...] = ()
 
 
 QUICK = Preset(
@@ -181,7 +213,8 @@ FULL = Preset(
     train_size=None,
     test_size=None,
     seeds=(0, 1, 2),
-    description="20 epochs on the whole datasets, seeds 0 1 2: the paper's recipe",
+    description="20 epochs on the whole datasets, seeds 0 1 2 (and 3 4 for the controls' main comparisons): the paper's recipe",
+    extra_seeds=(3, 4),
 )
 """Full preset: the paper's recipe on the whole training and test sets, seeds 0, 1, 2.
 
@@ -302,25 +335,33 @@ def _storage_experiment(dataset: str, variant: ModelVariant) -> str:
     return next(e.name for e in EXPERIMENTS.values() if e.dataset == dataset and variant in e.variants)
 
 
-def plan_runs(experiment: str, preset: str | Preset, seeds: Iterable[int] | None = None) -> list[RunSpec]:
+def plan_runs(
+    experiment: str, preset: str | Preset, seeds: Iterable[int] | None = None, models: Iterable[str] | None = None
+) -> list[RunSpec]:
     """All runs of ``experiment`` under ``preset``: every model for every seed.
 
     Args:
         experiment: name in :data:`EXPERIMENTS`.
         preset: a :class:`Preset`, or the name of one in :data:`PRESETS`.
-        seeds: default the preset's seeds.
+        seeds: default the preset's seeds (plus its ``extra_seeds`` for variants with ``more_seeds``).
+        models: only these models (run folder names, e.g. ``"quantum-L3"``); default all.
 
     Raises:
-        ValueError: unknown experiment or preset, or a bad seed list.
+        ValueError: unknown experiment, preset or model, or a bad seed list.
     """
     spec = get_experiment(experiment)
     chosen = get_preset(preset) if isinstance(preset, str) else preset
-    seeds = validate_seeds(chosen.seeds if seeds is None else seeds)
-    return [
-        RunSpec(_storage_experiment(spec.dataset, variant), chosen, spec.dataset, variant, seed)
-        for variant in spec.variants
-        for seed in seeds
-    ]
+    given = None if seeds is None else validate_seeds(seeds)
+    variants = spec.variants
+    if models is not None:
+        names = {variant.name: variant for variant in spec.variants}
+        variants = tuple(lookup(names, model, f"model of {experiment}") for model in dict.fromkeys(models))
+    runs = []
+    for variant in variants:
+        variant_seeds = given or chosen.seeds + (chosen.extra_seeds if variant.more_seeds else ())
+        storage = _storage_experiment(spec.dataset, variant)
+        runs += [RunSpec(storage, chosen, spec.dataset, variant, seed) for seed in validate_seeds(variant_seeds)]
+    return runs
 
 
 def _subset(split: TensorDataset, size: int | None) -> TensorDataset:
@@ -440,6 +481,7 @@ def run_experiment(
     preset: str | Preset = "quick",
     seeds: Iterable[int] | None = None,
     *,
+    models: Iterable[str] | None = None,
     device: str | None = None,
     data_root: str | os.PathLike | None = None,
     results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
@@ -464,6 +506,7 @@ def run_experiment(
         experiment: name in :data:`EXPERIMENTS`.
         preset: a :class:`Preset`, or the name of one in :data:`PRESETS`.
         seeds: default the preset's seeds.
+        models: only these models of the experiment (run folder names); default all.
         device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
         data_root: see :func:`~qpconv.replication.datasets.resolve_data_root`.
         results_dir: root of the results layout.
@@ -480,7 +523,7 @@ def run_experiment(
         ValueError: unknown experiment or preset, bad seeds, CUDA asked for but missing.
         qpconv.replication.loading.DatasetNotFoundError: the dataset is missing and cannot be downloaded.
     """
-    runs = plan_runs(experiment, preset, seeds)
+    runs = plan_runs(experiment, preset, seeds, models)
     torch_device = resolve_device(device)
     results_dir, checkpoint_dir = Path(results_dir), Path(checkpoint_dir)
     data: LoadedDataset | None = None

@@ -37,7 +37,9 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..layers import QuantumPointwiseConv2d
+from ..quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d
 from ..registry import lookup
+from ..relaxation import UnitaryReadoutConv2d
 from .datasets import get_dataset_spec
 
 __all__ = [
@@ -54,6 +56,10 @@ __all__ = [
 FEATURE_WIDTHS = (32, 64, 128)
 BOTTLENECK_WIDTH = 64
 HIDDEN_UNITS = 256
+MATCHED_BOTTLENECK_WIDTH = 52
+"""Bottleneck width of the parameter-matched classical block: 38,112 parameters, 1.6 % below the quantum block's 38,746."""
+QUADRATIC_RANK = 48
+"""Rank of the normalised quadratic layers: a block of 55,360 parameters, 3 % above the classical block's 53,760."""
 DROPOUT = 0.5
 
 
@@ -95,23 +101,52 @@ def _features(in_channels: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def _quantum_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
+def _structure_matched(layer: Callable[[int, int], nn.Module]) -> nn.Sequential:
+    """The paper's quantum block with each quantum layer replaced by ``layer(C_in, C_out)``."""
     width = FEATURE_WIDTHS[-1]
-    assert n_layers is not None  # checked by build_model
     return nn.Sequential(
-        QuantumPointwiseConv2d(width, BOTTLENECK_WIDTH, n_layers=n_layers, ansatz=ansatz),
+        layer(width, BOTTLENECK_WIDTH),
         nn.Conv2d(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3, padding=1),
         nn.ReLU(inplace=True),
-        QuantumPointwiseConv2d(BOTTLENECK_WIDTH, width, n_layers=n_layers, ansatz=ansatz),
+        layer(BOTTLENECK_WIDTH, width),
     )
 
 
-def _classical_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
-    width = FEATURE_WIDTHS[-1]
+def _quantum_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
+    assert n_layers is not None  # checked by build_model
+    return _structure_matched(lambda c_in, c_out: QuantumPointwiseConv2d(c_in, c_out, n_layers=n_layers, ansatz=ansatz))
+
+
+def _product_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
+    return _quantum_pointwise(n_layers, "product")
+
+
+def _frozen_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
+    block = _quantum_pointwise(n_layers, ansatz)
+    for module in block.modules():
+        if isinstance(module, QuantumPointwiseConv2d):
+            module.weights.requires_grad_(False)
+    return block
+
+
+def _classical_pointwise(n_layers: int | None, ansatz: str, width: int = BOTTLENECK_WIDTH) -> nn.Sequential:
+    outer = FEATURE_WIDTHS[-1]
+    return nn.Sequential(*_conv_bn_relu(outer, width, 1), *_conv_bn_relu(width, width, 3), *_conv_bn_relu(width, outer, 1))
+
+
+def _classical_matched_pointwise(n_layers: int | None, ansatz: str) -> nn.Sequential:
+    return _classical_pointwise(n_layers, ansatz, width=MATCHED_BOTTLENECK_WIDTH)
+
+
+def _classical_without_batchnorm(n_layers: int | None, ansatz: str) -> nn.Sequential:
+    outer = FEATURE_WIDTHS[-1]
     return nn.Sequential(
-        *_conv_bn_relu(width, BOTTLENECK_WIDTH, 1),
-        *_conv_bn_relu(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3),
-        *_conv_bn_relu(BOTTLENECK_WIDTH, width, 1),
+        nn.Conv2d(outer, BOTTLENECK_WIDTH, 1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(BOTTLENECK_WIDTH, BOTTLENECK_WIDTH, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(BOTTLENECK_WIDTH, outer, 1),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -132,6 +167,7 @@ class PointwiseBlock:
     has_circuits: bool
 
 
+_STRUCTURE = "Conv3x3 - ReLU between two of them"
 POINTWISE_BLOCKS: dict[str, PointwiseBlock] = {
     block.name: block
     for block in (
@@ -144,9 +180,54 @@ POINTWISE_BLOCKS: dict[str, PointwiseBlock] = {
             _classical_pointwise,
             False,
         ),
+        PointwiseBlock(
+            "linear",
+            f"plain Conv1x1 (with bias, no BN or ReLU around it) in place of each Q; {_STRUCTURE}",
+            lambda n_layers, ansatz: _structure_matched(lambda c_in, c_out: nn.Conv2d(c_in, c_out, 1)),
+            False,
+        ),
+        PointwiseBlock(
+            "classical-nobn",
+            "Conv1x1 - ReLU - Conv3x3 - ReLU - Conv1x1 - ReLU: the paper's classical block without BatchNorm",
+            _classical_without_batchnorm,
+            False,
+        ),
+        PointwiseBlock(
+            "classical-matched",
+            f"the paper's classical block, bottleneck {MATCHED_BOTTLENECK_WIDTH} channels: the quantum block's parameters",
+            _classical_matched_pointwise,
+            False,
+        ),
+        PointwiseBlock(
+            "normalised-linear",
+            f"x / |x| then Conv1x1 (qpconv.NormalisedLinearConv2d) in place of each Q; {_STRUCTURE}",
+            lambda n_layers, ansatz: _structure_matched(NormalisedLinearConv2d),
+            False,
+        ),
+        PointwiseBlock(
+            "normalised-quadratic",
+            f"x^T M_c x / |x|^2 of rank {QUADRATIC_RANK} (qpconv.NormalisedQuadraticConv2d) in place of each Q; {_STRUCTURE}",
+            lambda n_layers, ansatz: _structure_matched(
+                lambda c_in, c_out: NormalisedQuadraticConv2d(c_in, c_out, QUADRATIC_RANK)
+            ),
+            False,
+        ),
+        PointwiseBlock(
+            "unitary-relaxation",
+            f"the quantum read-out of any trained unitary (qpconv.UnitaryReadoutConv2d) in place of each Q; {_STRUCTURE}",
+            lambda n_layers, ansatz: _structure_matched(UnitaryReadoutConv2d),
+            False,
+        ),
+        PointwiseBlock(
+            "frozen", "the quantum block with its circuits' angles left at their random initial values", _frozen_pointwise, True
+        ),
+        PointwiseBlock("product", "the quantum block with product circuits (no entanglers)", _product_pointwise, True),
+        PointwiseBlock(
+            "none", "no pointwise block: the head reads the base's features (lower bound)", lambda n, a: nn.Identity(), False
+        ),
     )
 }
-"""The pointwise blocks by name (book chapter 7)."""
+"""The pointwise blocks by name: the paper's two (chapter 7) and the controls of "What makes it work?"."""
 
 MODEL_KINDS = tuple(POINTWISE_BLOCKS)
 
@@ -210,10 +291,17 @@ def circuit_settings(model: nn.Module) -> dict[str, Any]:
     return {"ansatz": ansatz, "n_layers": n_layers}
 
 
+def _size(parameter: nn.Parameter) -> int:
+    """Real numbers in a parameter: a complex entry counts twice."""
+    return parameter.numel() * (2 if parameter.is_complex() else 1)
+
+
 def _count(module: nn.Module) -> dict[str, int]:
-    quantum = sum(p.numel() for m in module.modules() if isinstance(m, QuantumPointwiseConv2d) for p in m.parameters())
-    total = sum(p.numel() for p in module.parameters())
-    return {"total": total, "quantum": quantum, "classical": total - quantum}
+    quantum_layers = [m for m in module.modules() if isinstance(m, QuantumPointwiseConv2d)]
+    quantum = sum(_size(p) for m in quantum_layers for p in m.parameters() if p.requires_grad)
+    total = sum(_size(p) for p in module.parameters() if p.requires_grad)
+    frozen = sum(_size(p) for p in module.parameters() if not p.requires_grad)
+    return {"total": total, "quantum": quantum, "classical": total - quantum} | ({"frozen": frozen} if frozen else {})
 
 
 def parameter_summary(model: nn.Module) -> dict[str, int]:
@@ -222,9 +310,10 @@ def parameter_summary(model: nn.Module) -> dict[str, int]:
     Book: chapter 7, Hybrid models.
 
     Returns:
-        ``{"total": ..., "quantum": ..., "classical": ...}``: quantum counts the
-        parameters of every :class:`QuantumPointwiseConv2d` (their circuit angles),
-        classical all others.
+        ``{"total": ..., "quantum": ..., "classical": ...}`` of the parameters that train
+        (a complex entry counts as two real numbers): quantum counts those of every
+        :class:`QuantumPointwiseConv2d` (their circuit angles), classical all others; and
+        ``"frozen"``, the parameters that do not train, when there are any.
     """
     return _count(model)
 
