@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+from torch.utils.data import TensorDataset
 
 from qpconv.replication import experiments
 from qpconv.replication.experiments import Preset, load_runs, plan_runs, run_experiment, validate_seeds
@@ -45,7 +47,7 @@ def test_unknown_experiment_and_preset():
         match=r"unknown experiment 'fig9'; expected one of \['fig4_5', 'fig6_7', 'fig8', 'controls', 'controls_fmnist'\]",
     ):
         plan_runs("fig9", "quick")
-    with pytest.raises(ValueError, match=r"unknown preset 'huge'; expected one of \['quick', 'full'\]"):
+    with pytest.raises(ValueError, match=r"unknown preset 'huge'; expected one of \['quick', 'full', 'tune'\]"):
         plan_runs("fig4_5", "huge")
 
 
@@ -129,3 +131,25 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
     rows = metrics_table(runs)
     assert len(rows) == 2 and {row["model"] for row in rows} == {"quantum-L3", "classical"}
     assert all(0.0 <= row["test_acc"] <= 1.0 for row in rows)
+
+
+def test_a_validation_split_is_carved_from_the_training_set_never_the_test_set(fashion_mnist_root, tmp_path, monkeypatch):
+    from qpconv.replication.loading import stratified_split, stratified_subset
+    from qpconv.replication.results import read_run
+
+    images = torch.arange(100.0).view(-1, 1)
+    labels = torch.arange(100) % 10
+    rest, held_out = stratified_split(TensorDataset(images, labels), 20, seed=0)
+    assert len(rest) == 80 and len(held_out) == 20 and torch.bincount(held_out.tensors[1]).tolist() == [2] * 10
+    assert not set(rest.tensors[0].flatten().tolist()) & set(held_out.tensors[0].flatten().tolist())
+    assert torch.equal(held_out.tensors[0], stratified_subset(TensorDataset(images, labels), 20, seed=0).tensors[0])
+
+    tiny = Preset("tiny-tune", TrainingRecipe(epochs=1), 500, None, (0,), "test only", validation_size=200)
+    monkeypatch.setitem(experiments.PRESETS, "tiny-tune", tiny)
+    folders = {"results_dir": tmp_path / "results", "checkpoint_dir": tmp_path / "checkpoints"}
+    run_experiment(
+        "fig4_5", "tiny-tune", models=["classical"], device="cpu", data_root=fashion_mnist_root, progress=False, **folders
+    )
+    record = read_run(tmp_path / "results" / "fig4_5" / "tiny-tune" / "classical" / "seed0")
+    assert record.config.evaluated_on == "validation" and record.config.test_size == 200 and record.config.train_size == 500
+    assert json.loads((record.path / "config.json").read_text())["evaluated_on"] == "validation"

@@ -40,7 +40,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..registry import lookup
-from .loading import LoadedDataset, load_dataset, make_loaders, stratified_subset
+from .loading import LoadedDataset, load_dataset, make_loaders, stratified_split, stratified_subset
 from .locks import RunLockedError, run_lock
 from .models import HybridCNN, build_model, circuit_settings, parameter_summary
 from .recipe import TrainingRecipe
@@ -181,6 +181,9 @@ class Preset:
         seeds: seeds run when none are given.
         description: one line for ``qpconv list``.
         extra_seeds: run too, when no seeds are given, for variants with ``more_seeds``.
+        validation_size: when set, a stratified split of this size is carved from the
+            training set (with :data:`SUBSET_SEED`), the runs train on the rest and evaluate
+            on it instead of the test set (tuning; the config says ``evaluated_on``).
     """
 
     name: str
@@ -190,6 +193,7 @@ class Preset:
     seeds: tuple[int, ...]
     description: str
     extra_seeds: tuple[int, ...] = ()
+    validation_size: int | None = None
 
 
 QUICK = Preset(
@@ -225,7 +229,18 @@ classical one (the book's "How to run" page lists the measured hours per run). T
 Replication notes say what the recorded curves show about this choice.
 """
 
-PRESETS: dict[str, Preset] = {preset.name: preset for preset in (QUICK, FULL)}
+TUNE = Preset(
+    "tune",
+    TrainingRecipe(epochs=20),
+    train_size=None,
+    test_size=None,
+    seeds=(0,),
+    description="the full recipe on 45,000 training images, evaluated on 5,000 held out from the training set, seed 0",
+    validation_size=5000,
+)
+"""Tuning preset: choose a learning rate on a validation split carved from the training set, never the test set."""
+
+PRESETS: dict[str, Preset] = {preset.name: preset for preset in (QUICK, FULL, TUNE)}
 
 
 def custom_preset(
@@ -251,14 +266,18 @@ def custom_preset(
     recipe = dataclasses.replace(
         base.recipe, epochs=base.recipe.epochs if epochs is None else epochs, lr=base.recipe.lr if lr is None else lr
     )
-    train = base.train_size if train_size is None else train_size
-    test = base.test_size if test_size is None else test_size
+    train_images = base.train_size if train_size is None else train_size
+    test_images = base.test_size if test_size is None else test_size
     for known in PRESETS.values():
-        if (known.recipe, known.train_size, known.test_size) == (recipe, train, test):
+        values = (recipe, train_images, test_images, base.validation_size)
+        if (known.recipe, known.train_size, known.test_size, known.validation_size) == values:
             return known
-    name = f"e{recipe.epochs}-train{train or 'all'}-test{test or 'all'}-lr{recipe.lr:g}"
-    description = f"{recipe.epochs} epochs on {train or 'all'} training / {test or 'all'} test images, lr {recipe.lr:g}"
-    return Preset(name, recipe, train, test, base.seeds, description)
+    evaluation = f"val{base.validation_size}" if base.validation_size else f"test{test_images or 'all'}"
+    name = f"e{recipe.epochs}-train{train_images or 'all'}-{evaluation}-lr{recipe.lr:g}"
+    description = (
+        f"{recipe.epochs} epochs on {train_images or 'all'} training images, evaluated on {evaluation}, lr {recipe.lr:g}"
+    )
+    return Preset(name, recipe, train_images, test_images, base.seeds, description, base.extra_seeds, base.validation_size)
 
 
 @dataclass(frozen=True)
@@ -368,9 +387,17 @@ def _subset(split: TensorDataset, size: int | None) -> TensorDataset:
     return split if size is None else stratified_subset(split, size, SUBSET_SEED)
 
 
+def _splits(data: LoadedDataset, preset: Preset) -> tuple[TensorDataset, TensorDataset]:
+    """The training split and the split evaluated after every epoch (the test set, or a validation split)."""
+    if preset.validation_size is None:
+        return data.train, data.test
+    return stratified_split(data.train, preset.validation_size, SUBSET_SEED)
+
+
 def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfig:
     """What a run trains and on what, read from the preset, the data and the built model."""
     preset = run.preset
+    train_split, evaluation = _splits(data, preset)
     return RunConfig(
         experiment=run.experiment,
         preset=preset.name,
@@ -378,14 +405,15 @@ def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfi
         seed=run.seed,
         dataset=run.dataset,
         dataset_copy=data.copy,
-        train_size=preset.train_size or len(data.train),
-        test_size=preset.test_size or len(data.test),
-        subset_seed=SUBSET_SEED if preset.train_size or preset.test_size else None,
+        train_size=preset.train_size or len(train_split),
+        test_size=preset.test_size or len(evaluation),
+        subset_seed=SUBSET_SEED if preset.train_size or preset.test_size or preset.validation_size else None,
         augmentation=None,
         model_kind=run.variant.kind,
         **circuit_settings(model),
         parameters=parameter_summary(model),
         recipe=preset.recipe,
+        evaluated_on="test" if preset.validation_size is None else "validation",
     )
 
 
@@ -430,9 +458,10 @@ def _execute(
     recipe = run.preset.recipe
     seed_everything(run.seed)
     model = run.variant.build(run.dataset)
+    train_split, evaluation = _splits(data, run.preset)
     train_loader, test_loader = make_loaders(
-        _subset(data.train, run.preset.train_size),
-        _subset(data.test, run.preset.test_size),
+        _subset(train_split, run.preset.train_size),
+        _subset(evaluation, run.preset.test_size),
         seed=run.seed,
         train_batch_size=recipe.train_batch_size,
         test_batch_size=recipe.test_batch_size,

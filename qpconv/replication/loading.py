@@ -35,7 +35,15 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from .datasets import DatasetSpec, get_dataset_spec, resolve_data_root
 
-__all__ = ["DatasetNotFoundError", "LoadedDataset", "load_dataset", "make_loaders", "stratified_subset", "torchvision_splits"]
+__all__ = [
+    "DatasetNotFoundError",
+    "LoadedDataset",
+    "load_dataset",
+    "make_loaders",
+    "stratified_split",
+    "stratified_subset",
+    "torchvision_splits",
+]
 
 DOWNLOAD_TIMEOUT_S = 20.0
 """Seconds a download may wait on one network operation before it counts as failed."""
@@ -138,6 +146,21 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, download: boo
     return LoadedDataset(name, spec.original_copy, train, test)
 
 
+def stratified_split(dataset: TensorDataset, size: int, seed: int) -> tuple[TensorDataset, TensorDataset]:
+    """``dataset`` cut in two: the rest, and a stratified subset of ``size`` samples (see :func:`stratified_subset`).
+
+    Book: "What makes it work?" (a validation split carved from the training set).
+
+    Returns:
+        ``(rest, subset)``, disjoint, each in the original order.
+    """
+    images, labels = dataset.tensors
+    chosen = _stratified_indices(labels, size, seed)
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    keep[chosen] = False
+    return TensorDataset(images[keep], labels[keep]), TensorDataset(images[chosen], labels[chosen])
+
+
 def stratified_subset(dataset: TensorDataset, size: int, seed: int) -> TensorDataset:
     """A seeded random subset of ``size`` samples with (almost) equal counts per class.
 
@@ -155,6 +178,12 @@ def stratified_subset(dataset: TensorDataset, size: int, seed: int) -> TensorDat
         ValueError: ``size`` out of range, or a class has too few samples.
     """
     images, labels = dataset.tensors
+    indices = _stratified_indices(labels, size, seed)
+    return TensorDataset(images[indices], labels[indices])
+
+
+def _stratified_indices(labels: torch.Tensor, size: int, seed: int) -> torch.Tensor:
+    """Sorted indices of a seeded stratified subset of ``size`` samples (see :func:`stratified_subset`)."""
     classes = torch.unique(labels)
     if not isinstance(size, int) or not len(classes) <= size <= len(labels):
         raise ValueError(f"subset size must be an integer in [{len(classes)}, {len(labels)}], got {size!r}")
@@ -166,8 +195,7 @@ def stratified_subset(dataset: TensorDataset, size: int, seed: int) -> TensorDat
         if wanted > len(members):
             raise ValueError(f"class {label} has {len(members)} samples, fewer than the {wanted} a subset of {size} needs")
         chosen.append(members[torch.randperm(len(members), generator=generator)[:wanted]])
-    indices = torch.sort(torch.cat(chosen)).values
-    return TensorDataset(images[indices], labels[indices])
+    return torch.sort(torch.cat(chosen)).values
 
 
 def make_loaders(

@@ -99,6 +99,9 @@ class RunConfig:
         ansatz, n_layers: of the quantum layers, read from the built model (``None`` without).
         parameters: trainable-parameter counts (:func:`~qpconv.replication.models.parameter_summary`).
         recipe: the training recipe that ran.
+        evaluated_on: ``"test"``, or ``"validation"`` when the run's "test" metrics are those of
+            a validation split carved from the training set (tuning runs); only written when
+            not ``"test"``, so the configs of all other runs read as before.
     """
 
     experiment: str
@@ -116,11 +119,14 @@ class RunConfig:
     n_layers: int | None
     parameters: dict[str, int]
     recipe: TrainingRecipe
+    evaluated_on: str = "test"
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready data: the fields, with ``recipe`` as a nested object."""
+        """JSON-ready data: the fields, with ``recipe`` as a nested object (``evaluated_on`` only when not the test set)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["recipe"] = self.recipe.to_json()
+        if self.evaluated_on == "test":
+            del data["evaluated_on"]
         return data
 
     @classmethod
@@ -138,7 +144,10 @@ class RunConfig:
             if not _has_type(data[name], kind):
                 raise ValueError(f"{name!r} is {data[name]!r}, expected {_type_names(kind)}")
             values[name] = data[name]
-        return cls(**values, recipe=recipe)
+        evaluated_on = data.get("evaluated_on", "test")
+        if evaluated_on not in ("test", "validation"):
+            raise ValueError(f"'evaluated_on' is {evaluated_on!r}, expected 'test' or 'validation'")
+        return cls(**values, recipe=recipe, evaluated_on=evaluated_on)
 
 
 @dataclass(frozen=True)
