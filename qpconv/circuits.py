@@ -218,6 +218,22 @@ def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> t
     return state
 
 
+def _last_final_rz(n_layers: int, n_qubits: int) -> torch.Tensor:
+    """``(L, n, 3)``: True at the last block's ``omega``, the final ``R_z`` of its ``Rot`` gates.
+
+    A block's final ``R_z`` commutes with ``Z`` and passes through the CNOTs after it
+    (CNOTs map products of ``Z`` to products of ``Z``), so only the next block's ``R_y``
+    makes it matter; after the last block nothing does: it changes no ``<Z_i>``.
+    """
+    mask = torch.zeros(n_layers, n_qubits, 3, dtype=torch.bool)
+    mask[-1, :, 2] = True
+    return mask
+
+
+def _every_angle_counts(n_layers: int, n_qubits: int) -> torch.Tensor:
+    return torch.zeros(n_layers, n_qubits, 5, dtype=torch.bool)
+
+
 @dataclass(frozen=True)
 class Ansatz:
     """A named trainable circuit family.
@@ -226,11 +242,14 @@ class Ansatz:
         name: registry key.
         params_per_qubit: trailing weight dimension; weights are ``(K, L, n, params_per_qubit)``.
         stages: ``weights (K, L, n, p) -> list of stages`` describing the circuit (see ``_run_stages``).
+        ineffective: ``(L, n) -> (L, n, p)`` boolean mask of the angles that change no
+            ``<Z_i>`` whatever the other angles are (a test perturbs them and checks).
     """
 
     name: str
     params_per_qubit: int
     stages: Callable[[torch.Tensor], list[Stage]]
+    ineffective: Callable[[int, int], torch.Tensor]
 
     def weight_shape(self, n_layers: int, n_qubits: int) -> tuple[int, int, int]:
         """Shape ``(L, n, p)`` of one circuit's weights."""
@@ -238,9 +257,9 @@ class Ansatz:
 
 
 ANSATZE: dict[str, Ansatz] = {
-    "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling),
-    "product": Ansatz("product", 3, _product),
-    "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric),
+    "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling, _last_final_rz),
+    "product": Ansatz("product", 3, _product, _last_final_rz),
+    "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric, _every_angle_counts),
 }
 
 

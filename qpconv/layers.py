@@ -108,6 +108,21 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         self.reset_parameters()
         self._pennylane_qnode: Any = None
 
+    def ineffective_angles(self) -> torch.Tensor:
+        """Boolean mask, shaped like :attr:`weights`, of the angles that change no output.
+
+        For the strongly entangling (and product) ansatz these are the last block's
+        ``omega``: ``n_circuits * n_qubits`` of them (202 of the 1,818 angles of the
+        paper's two layers at ``L = 3``). See :class:`qpconv.circuits.Ansatz`.
+        """
+        mask = self._ansatz.ineffective(self.n_layers, self.n_qubits).to(self.weights.device)
+        return mask.expand(self.n_circuits, *mask.shape)
+
+    @property
+    def n_effective_angles(self) -> int:
+        """Angles that can change an output: all of them but :meth:`ineffective_angles`."""
+        return self.weights.numel() - int(self.ineffective_angles().sum())
+
     def reset_parameters(self) -> None:
         """Draw all angles uniformly from ``[0, 2*pi)``."""
         nn.init.uniform_(self.weights, 0.0, 2 * math.pi)

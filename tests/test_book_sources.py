@@ -215,3 +215,26 @@ def test_every_cell_has_a_unique_id(notebook):
     assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5)
     ids = [cell.get("id") for cell in nb["cells"]]
     assert None not in ids and len(set(ids)) == len(ids), f"{notebook.name}: cells without ids or with repeated ids"
+
+
+TYPED_RESULT = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?\s?(?:%|points?\b)")
+CONFIDENCE_LEVEL = re.compile(r"\b95 % (?:confidence|interval|t interval)")
+GLUE = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
+REPLICATION_CHAPTERS = [notebook for notebook in NOTEBOOKS if int(notebook.stem[:2]) >= 8]
+
+
+@pytest.mark.parametrize("notebook", REPLICATION_CHAPTERS, ids=lambda p: p.stem)
+def test_replication_chapters_type_no_accuracy_the_runs_or_the_paper_give(notebook):
+    """Numbers from runs (and the paper's quoted values) come from the executed notebook through glue, never typed."""
+    for index, cell in enumerate(load_notebook(notebook)["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = CONFIDENCE_LEVEL.sub("", GLUE.sub("", cell_source(cell)))
+        typed = TYPED_RESULT.findall(text)
+        assert not typed, f"{notebook.name}, cell {index}: typed numbers {typed}; glue them from the executed notebook"
+
+
+def test_the_typed_number_check_catches_what_it_should():
+    assert TYPED_RESULT.findall("quantum 93.05 % and +0.64 points") == ["93.05 %", "0.64 points"]
+    assert not TYPED_RESULT.findall(CONFIDENCE_LEVEL.sub("", "a 95 % interval, {glue:text}`x` %"))
+    assert not TYPED_RESULT.findall(GLUE.sub("", "{glue:text}`quantum_final_test` %"))

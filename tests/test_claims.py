@@ -60,54 +60,86 @@ def verdicts(table: pd.DataFrame) -> dict[str, str]:
     return dict(zip(table["statement"], table["verdict"]))
 
 
-def test_fashion_mnist_level_uses_test_then_train():
-    def table(q_train, q_test):
-        return verdicts(
-            check_claims(
-                summarise([record("quantum-L3", 0, [q_train], [q_test], 900), record("classical", 0, [90], [90], 2000)]),
-                summarise([]),
-                summarise([]),
-            )
-        )
+def seeds(model: str, tests: list[float], train: float = 99.0) -> list[RunRecord]:
+    return [record(model, s, [train + s / 10], [t]) for s, t in enumerate(tests)]
 
-    claim = "Fashion-MNIST: quantum accuracy above 95 %"
-    assert table(97, 96)[claim] == "holds"
-    assert table(97, 92)[claim] == "partly"
-    assert table(93, 92)[claim] == "does not hold"
-    assert table(97, 92)["the quantum model has fewer parameters than the classical one"] == "holds"
+
+def seeds_with(model: str, train: list[float], test: list[float], parameters: int) -> list[RunRecord]:
+    return [record(model, s, [a], [b], parameters) for s, (a, b) in enumerate(zip(train, test))]
 
 
 @pytest.mark.parametrize(
-    "q_tests,c_tests,expected",
+    ("q_train", "q_tests", "expected"),
     [
-        ([91, 92, 93], [85, 86, 87], "holds"),  # 6 points apart, spread ~1.4
-        ([91, 92, 93], [91.5, 92, 92.5], "partly"),  # within the seed spread
-        ([85, 86, 87], [91, 92, 93], "does not hold"),
+        ([97, 97.2, 97.4], [96.0, 96.2, 96.4], "holds"),  # the test interval lies above 95
+        ([97, 97.2, 97.4], [92.0, 92.2, 92.4], "partly"),  # only the training interval does
+        ([93, 93.2, 93.4], [92.0, 92.2, 92.4], "does not hold"),
+        ([93, 96, 99], [93.0, 95.0, 97.0], "not resolved"),  # both intervals straddle 95
     ],
 )
-def test_comparison_against_the_seed_spread(q_tests, c_tests, expected):
-    runs = [record("quantum-L3", s, [99], [t]) for s, t in enumerate(q_tests)]
-    runs += [record("classical", s, [99], [t]) for s, t in enumerate(c_tests)]
-    table = verdicts(check_claims(summarise([]), summarise(runs), summarise([])))
-    assert table["CIFAR-10: the quantum model is more accurate than the classical one"] == expected
+def test_a_level_is_judged_on_the_interval_of_the_test_mean_then_train(q_train, q_tests, expected):
+    runs = seeds_with("quantum-L3", q_train, q_tests, 900) + seeds_with("classical", [99] * 3, [90, 90.5, 91], 2000)
+    table = verdicts(check_claims(summarise(runs), summarise([]), summarise([])))
+    assert table["Fashion-MNIST: quantum accuracy above 95 %"] == expected
+    assert table["the quantum model has fewer parameters than the classical one"] == "holds"
+
+
+@pytest.mark.parametrize(
+    ("q_tests", "c_tests", "expected"),
+    [
+        ([91, 92, 93], [85, 86, 87], "holds"),  # the interval excludes 0 in the claimed direction
+        ([91, 92, 93], [91.5, 92, 92.5], "not resolved"),  # the interval contains 0
+        ([85, 86, 87], [91, 92, 93], "does not hold"),  # it excludes 0 in the other direction
+    ],
+)
+def test_a_comparison_holds_only_when_its_interval_excludes_zero(q_tests, c_tests, expected):
+    table = check_claims(summarise(seeds("quantum-L3", q_tests) + seeds("classical", c_tests)), summarise([]), summarise([]))
+    row = table.set_index("statement").loc["Fashion-MNIST: the quantum model is more accurate than the classical one"]
+    assert row["verdict"] == expected
+    assert row["interval"].startswith("test difference ") and ", p = " in row["interval"]
+
+
+@pytest.mark.parametrize(
+    ("q_tests", "expected"),
+    [
+        ([89.0, 90.0, 91.0], "holds"),  # +10 points, and the paper's +10 is inside the interval
+        ([81.0, 81.5, 82.0], "partly"),  # better, but by less than the paper's size
+    ],
+)
+def test_a_claimed_size_must_lie_inside_the_interval(q_tests, expected):
+    runs = seeds("quantum-L3", q_tests) + seeds("classical", [79.5, 80.0, 80.5])
+    table = check_claims(summarise([]), summarise(runs), summarise([])).set_index("statement")
+    row = table.loc["CIFAR-10: the quantum model is more accurate than the classical one"]
+    assert row["paper"] == "~ 90 % vs ~ 80 % (+10 points)" and row["verdict"] == expected
+    assert ("inside" if expected == "holds" else "outside") in row["interval"]
+
+
+def test_one_seed_has_no_interval_and_decides_nothing():
+    one = summarise([record("quantum-L3", 0, [99], [93]), record("classical", 0, [99], [92])])
+    row = check_claims(one, summarise([]), summarise([])).iloc[1]
+    assert row["verdict"] == "not resolved" and "no interval: one seed" in row["interval"]
 
 
 def test_missing_runs_are_not_measured():
     table = check_claims(summarise([]), summarise([]), summarise([]))
     assert set(table["verdict"]) == {"not measured"}
-    assert len(table) == 8
+    assert len(table) == 9
 
 
 def test_depth_claims():
-    def runs(l4_test):
-        tests = {"quantum-L1": 70, "quantum-L2": 72, "quantum-L3": 74, "quantum-L4": l4_test, "classical": 71}
-        return summarise([record(model, 0, [90], [value]) for model, value in tests.items()])
+    def runs(l4_tests):
+        tests = {"quantum-L1": [70, 70.5, 71], "quantum-L2": [72, 72.5, 73], "quantum-L3": [74, 74.5, 75],
+                 "quantum-L4": l4_tests, "classical": [70.5, 71, 71.5]}  # fmt: skip
+        return summarise([r for model, values in tests.items() for r in seeds(model, values, 90)])
 
     best = "CIFAR-10: four entangling blocks give the most accurate model"
-    above = "CIFAR-10: every quantum depth beats the classical model (~70 %)"
-    assert verdicts(check_claims(summarise([]), summarise([]), runs(76)))[best] == "holds"
-    assert verdicts(check_claims(summarise([]), summarise([]), runs(73)))[best] == "does not hold"
-    assert verdicts(check_claims(summarise([]), summarise([]), runs(76)))[above] == "partly"  # L1 is below
+    above = "CIFAR-10: every quantum depth beats the classical model (~ 70 %)"
+    level = "CIFAR-10 (Fig. 8): classical accuracy ~ 70 %"
+    assert verdicts(check_claims(summarise([]), summarise([]), runs([76, 76.5, 77])))[best] == "holds"
+    assert verdicts(check_claims(summarise([]), summarise([]), runs([71, 71.5, 72])))[best] == "does not hold"
+    table = verdicts(check_claims(summarise([]), summarise([]), runs([76, 76.5, 77])))
+    assert table[above] == "not resolved"  # L1 is within the seeds' reach of classical
+    assert table[level] == "holds"
 
 
 def test_depth_claims_with_some_depths_recorded_show_them_but_give_no_verdict():
@@ -156,14 +188,3 @@ def test_which_accuracy_the_paper_plotted():
     assert table.to_dict("records") == [
         {"experiment": "fig6_7", "model": "quantum-L3", "paper": 90.0, "final_train": 91.0, "final_test": 78.0, "closer": "train"}
     ]
-
-
-def test_single_seed_comparisons_are_marked_provisional():
-    one = summarise([record("quantum-L3", 0, [99], [93]), record("classical", 0, [99], [92])])
-    row = check_claims(one, summarise([]), summarise([])).iloc[1]
-    assert row["verdict"] == "holds" and row["measured"].startswith(
-        "final test difference +1.00 points (one seed only, so no spread: provisional)"
-    )
-    three = summarise([record(m, s, [99], [t + s / 10]) for m, t in (("quantum-L3", 93), ("classical", 90)) for s in range(3)])
-    measured = check_claims(three, summarise([]), summarise([])).iloc[1]["measured"]
-    assert "provisional" not in measured and measured.startswith("final test difference +3.00 points (seed spread 0.14)")

@@ -173,3 +173,20 @@ class TestBadInput:
         args = {"in_channels": 4, "out_channels": 4, **kwargs}
         with pytest.raises(ValueError, match=rf"{name} must be a positive integer"):
             QuantumPointwiseConv2d(**args)
+
+
+@pytest.mark.parametrize("ansatz", ["strongly_entangling", "product", "circuit_centric"])
+def test_ineffective_angles_change_no_output_and_every_other_angle_can(ansatz):
+    torch.manual_seed(11)
+    layer = QuantumPointwiseConv2d(20, 10, n_layers=2, ansatz=ansatz, dtype=torch.float64)  # 2 whole circuits, none trimmed
+    x = torch.randn(5, 20, 2, 2, dtype=torch.float64)
+    reference = layer(x).detach()
+    mask = layer.ineffective_angles()
+    assert mask.shape == layer.weights.shape
+    with torch.no_grad():
+        layer.weights[mask] += torch.rand(int(mask.sum()), dtype=torch.float64) * 6
+    torch.testing.assert_close(layer(x), reference, atol=1e-12, rtol=0)
+    (gradient,) = torch.autograd.grad((layer(x) * torch.randn_like(reference)).sum(), layer.weights)
+    assert torch.all(gradient[mask].abs() < 1e-12) and torch.all(gradient[~mask].abs() > 1e-8)
+    expected = {"circuit_centric": 0}.get(ansatz, layer.n_circuits * layer.n_qubits)
+    assert layer.weights.numel() - layer.n_effective_angles == expected

@@ -24,7 +24,7 @@ It needs the ``replication`` extra: ``pip install 'qpconv[replication]'``.
 from .._optional import require_installed
 
 require_installed(
-    ("torchvision", "pandas", "matplotlib", "seaborn", "tqdm", "yaml"),
+    ("torchvision", "pandas", "matplotlib", "seaborn", "tqdm", "yaml", "scipy"),
     extra="replication",
     feature="qpconv.replication (the paper's experiments)",
 )

@@ -1,38 +1,40 @@
-"""The paper's quantitative claims checked against recorded runs: summaries and verdicts.
+"""The paper's quantitative claims checked against recorded runs: summaries, intervals and verdicts.
 
 Book: The paper's claims, checked.
 
 :func:`summarise` reduces runs to one row per model: final (last epoch) and best
 (maximum over epochs) accuracy, for train and test, as mean and standard deviation
 over seeds, plus parameter counts and hours per run. :func:`check_claims` turns such
-summaries into the claims table, each claim with the paper's value, what was measured
-and a verdict, by the rules below. Accuracies are in percent.
-
-Verdict rules (``noise`` is the seed spread of a difference, ``sqrt(sd_a^2 + sd_b^2)``
-of the final test accuracies; 0 with one seed, where there is no spread):
-
-* a level ("quantum > 95 %", "quantum ~ 90 %"): **holds** when the final *test*
-  accuracy meets it, **partly** when only the final *train* accuracy does, **does not
-  hold** otherwise; "~ v" means within :data:`APPROX_POINTS` of ``v``;
-* a comparison ("quantum above classical"): **holds** when the final test difference
-  is positive and larger than ``noise``, **partly** when it is within ``noise``,
-  **does not hold** when it is negative beyond ``noise``;
-* a claim whose runs are not recorded yet: **not measured**.
-
-With a single seed there is no spread, so any difference decides a comparison; the
-measured text then says the verdict is provisional.
+summaries into the claims table, each claim with the paper's value
+(:data:`PAPER_ACCURACIES`, the one table of the values the paper quotes), what was
+measured, the 95 % interval the verdict rests on and the verdict. The rule is stated in
+:mod:`~qpconv.replication.statistics`: a comparison holds only when the Welch interval
+of the difference of final test accuracies excludes 0 in the claimed direction (and
+contains a claimed size); a level holds only when the t interval of the mean lies on
+its side. A level met by the final *train* accuracy only is "partly". Accuracies are in
+percent.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 import pandas as pd
 
+from .models import angle_counts, build_model
 from .results import RunRecord
+from .statistics import (
+    APPROX_POINTS,
+    Difference,
+    Interval,
+    Verdict,
+    comparison_verdict,
+    interval_from_summary,
+    level_verdict,
+    welch_from_summary,
+)
 
 __all__ = [
     "APPROX_POINTS",
@@ -43,16 +45,15 @@ __all__ = [
     "accuracy_table",
     "accuracy_the_paper_plotted",
     "check_claims",
+    "compare",
     "mean_and_spread",
+    "overfitting_summary",
     "paper_accuracies_table",
     "paper_accuracy",
     "quantum_versus_classical",
     "summarise",
 ]
 
-APPROX_POINTS = 3.0
-"""How close (percentage points) a measured accuracy must be to count as "~ v"."""
-HOLDS, PARTLY, FAILS, MISSING = "holds", "partly", "does not hold", "not measured"
 MEASURES = ("final_train", "final_test", "best_train", "best_test")
 
 
@@ -195,14 +196,17 @@ class Claim:
         source: where the paper makes it (e.g. ``"Figs. 4-5"``).
         statement: the claim in the paper's terms.
         paper: the paper's value, as text.
-        measured: what the recorded runs give, as text.
-        verdict: ``"holds"``, ``"partly"``, ``"does not hold"`` or ``"not measured"``.
+        measured: what the recorded runs give, as text (means ± sd over seeds).
+        interval: the 95 % interval the verdict rests on, with its p-value for a
+            comparison (:mod:`~qpconv.replication.statistics`); empty when not measured.
+        verdict: a :class:`~qpconv.replication.statistics.Verdict` value.
     """
 
     source: str
     statement: str
     paper: str
     measured: str
+    interval: str
     verdict: str
 
 
@@ -231,27 +235,18 @@ def _accuracies(summary: pd.DataFrame, model: str) -> str:
     )
 
 
-def _level(summary: pd.DataFrame, quoted: PaperAccuracy) -> str:
-    if quoted.met_by(summary.loc[quoted.model, "final_test"]):
-        return HOLDS
-    return PARTLY if quoted.met_by(summary.loc[quoted.model, "final_train"]) else FAILS
+def _interval(summary: pd.DataFrame, model: str, measure: str = "final_test") -> Interval:
+    row = summary.loc[model]
+    return interval_from_summary(row[measure], row[f"{measure}_sd"], int(row["seeds"]))
 
 
-def _difference(summary: pd.DataFrame, better: str, worse: str) -> tuple[float, float]:
-    """Final test difference ``better - worse`` and its seed noise."""
-    a, b = summary.loc[better], summary.loc[worse]
-    return a["final_test"] - b["final_test"], math.hypot(a["final_test_sd"], b["final_test_sd"])
+def compare(summary: pd.DataFrame, a: str, b: str, measure: str = "final_test") -> Difference:
+    """Welch's comparison of ``a - b`` on a measure (percentage points) of one :func:`summarise`.
 
-
-def _comparison(difference: float, noise: float) -> str:
-    if difference > noise:
-        return HOLDS
-    return PARTLY if difference >= -noise else FAILS
-
-
-def _provisional(summary: pd.DataFrame, *models: str) -> str:
-    """A warning for the measured text when a compared model has a single seed (no spread)."""
-    return " (one seed only, so no spread: provisional)" if min(summary.loc[m, "seeds"] for m in models) < 2 else ""
+    Book: The paper's claims, checked; "What makes it work?".
+    """
+    x, y = summary.loc[a], summary.loc[b]
+    return welch_from_summary(x[measure], x[f"{measure}_sd"], int(x["seeds"]), y[measure], y[f"{measure}_sd"], int(y["seeds"]))
 
 
 def _has(summary: pd.DataFrame, *models: str) -> bool:
@@ -266,71 +261,112 @@ def _level_statement(quoted: PaperAccuracy) -> str:
     return f"{family} accuracy {relation} {quoted.value:g} %"
 
 
-def _two_model_claims(summary: pd.DataFrame, experiment: str, dataset: str, comparison_paper: str) -> list[Claim]:
-    claims = []
-    for quoted in (q for q in PAPER_ACCURACIES if q.experiment == experiment):
-        statement = f"{dataset}: {_level_statement(quoted)}"
-        if _has(summary, quoted.model):
-            claims.append(
-                Claim(quoted.source, statement, quoted.text, _accuracies(summary, quoted.model), _level(summary, quoted))
-            )
-        else:
-            claims.append(Claim(quoted.source, statement, quoted.text, "", MISSING))
-    source = claims[0].source
+def _level_claim(summary: pd.DataFrame, quoted: PaperAccuracy, dataset: str) -> Claim:
+    """A quoted accuracy: judged on the test interval; partly when only the train interval meets it."""
+    statement = f"{dataset}: {_level_statement(quoted)}"
+    if not _has(summary, quoted.model):
+        return Claim(quoted.source, statement, quoted.text, "", "", Verdict.MISSING.value)
+    about = quoted.relation is Relation.ABOUT
+    test, train = _interval(summary, quoted.model), _interval(summary, quoted.model, "final_train")
+    verdict = level_verdict(test, quoted.value, about)
+    if verdict is not Verdict.HOLDS and level_verdict(train, quoted.value, about) is Verdict.HOLDS:
+        verdict = Verdict.PARTLY
+    interval = f"test {test.text}; train {train.text}"
+    return Claim(quoted.source, statement, quoted.text, _accuracies(summary, quoted.model), interval, verdict.value)
+
+
+def _comparison_claim(
+    summary: pd.DataFrame, source: str, statement: str, paper: str, better: str, worse: str, size: float | None = None
+) -> Claim:
+    if not _has(summary, better, worse):
+        return Claim(source, statement, paper, "", "", Verdict.MISSING.value)
+    test, train = compare(summary, better, worse), compare(summary, better, worse, "final_train")
+    measured = (
+        f"final test {summary.loc[better, 'final_test']:.2f} vs {summary.loc[worse, 'final_test']:.2f} "
+        f"({_seeds(int(summary.loc[better, 'seeds']))} vs {int(summary.loc[worse, 'seeds'])}); "
+        f"final train difference {train.difference:+.2f}"
+    )
+    size_text = (
+        f"; the paper's size {size:+g} {'inside' if test.defined and test.low <= size <= test.high else 'outside'}"
+        if size
+        else ""
+    )
+    return Claim(
+        source, statement, paper, measured, f"test difference {test.text}{size_text}", comparison_verdict(test, 1, size).value
+    )
+
+
+def _two_model_claims(summary: pd.DataFrame, experiment: str, dataset: str) -> list[Claim]:
+    quoted = [q for q in PAPER_ACCURACIES if q.experiment == experiment]
+    claims = [_level_claim(summary, q, dataset) for q in quoted]
     statement = f"{dataset}: the quantum model is more accurate than the classical one"
-    if _has(summary, "quantum-L3", "classical"):
-        difference, noise = _difference(summary, "quantum-L3", "classical")
-        train = summary.loc["quantum-L3", "final_train"] - summary.loc["classical", "final_train"]
-        spread = _provisional(summary, "quantum-L3", "classical") or f" (seed spread {noise:.2f})"
-        measured = f"final test difference {difference:+.2f} points{spread}; final train {train:+.2f}"
-        claims.append(Claim(source, statement, comparison_paper, measured, _comparison(difference, noise)))
+    levels = {q.model: q.value for q in quoted}
+    if {"quantum-L3", "classical"} <= set(levels):  # the paper states both levels: its difference is a size
+        size = levels["quantum-L3"] - levels["classical"]
+        paper = f"~ {levels['quantum-L3']:g} % vs ~ {levels['classical']:g} % ({size:+g} points)"
+        claims.append(_comparison_claim(summary, quoted[0].source, statement, paper, "quantum-L3", "classical", size))
     else:
-        claims.append(Claim(source, statement, comparison_paper, "", MISSING))
+        claims.append(
+            _comparison_claim(summary, quoted[0].source, statement, "quantum above classical", "quantum-L3", "classical")
+        )
     return claims
 
 
 def _parameter_claim(summary: pd.DataFrame) -> Claim:
     statement = "the quantum model has fewer parameters than the classical one"
     if not _has(summary, "quantum-L3", "classical"):
-        return Claim("Section IV", statement, "fewer", "", MISSING)
+        return Claim("Section IV", statement, "fewer", "", "", Verdict.MISSING.value)
     quantum, classical = summary.loc["quantum-L3", "parameters"], summary.loc["classical", "parameters"]
     angles = summary.loc["quantum-L3", "quantum_parameters"]
-    measured = f"{quantum:,.0f} vs {classical:,.0f} in total ({angles:,.0f} circuit angles; {classical - quantum:+,.0f})"
-    return Claim("Section IV", statement, "fewer", measured, HOLDS if quantum < classical else FAILS)
+    ineffective = (lambda c: c["angles"] - c["effective angles"])(angle_counts(build_model("cifar10", "quantum", n_layers=3)))
+    measured = (
+        f"{quantum:,.0f} vs {classical:,.0f} in total ({angles:,.0f} circuit angles, of which {ineffective:,.0f} change "
+        f"no output; {classical - quantum:+,.0f}, or {classical - quantum + ineffective:+,.0f} counting effective angles)"
+    )
+    verdict = Verdict.HOLDS if quantum < classical else Verdict.FAILS
+    return Claim("Section IV", statement, "fewer", measured, "exact counts", verdict.value)
+
+
+def _combined(verdicts: list[Verdict]) -> Verdict:
+    """All hold: holds; any fails: does not hold; else not resolved."""
+    if all(v is Verdict.HOLDS for v in verdicts):
+        return Verdict.HOLDS
+    return Verdict.FAILS if any(v is Verdict.FAILS for v in verdicts) else Verdict.UNRESOLVED
 
 
 def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     depths = [f"quantum-L{n}" for n in (1, 2, 3, 4)]
-    best_statement = "CIFAR-10: four entangling blocks give the most accurate model"
-    classical_level = paper_accuracy("fig8", "classical").value
-    above_statement = f"CIFAR-10: every quantum depth beats the classical model (~{classical_level:g} %)"
-    above_paper = f"all above ~{classical_level:g} %"
     names = {model: f"L{model[-1]}" for model in depths} | {"classical": "classical"}
+    classical_level = paper_accuracy("fig8", "classical")
+    best_statement = "CIFAR-10: four entangling blocks give the most accurate model"
+    above_statement = f"CIFAR-10: every quantum depth beats the classical model ({classical_level.text})"
+    above_paper = f"all above {classical_level.text}"
     recorded = [model for model in names if _has(summary, model)]
     measured = "final test: " + ", ".join(f"{names[m]} {_pm(summary, m, 'final_test')}" for m in recorded)
+    level = _level_claim(summary, classical_level, "CIFAR-10 (Fig. 8)")
     if len(recorded) < len(names):
         missing = "not recorded yet: " + ", ".join(names[m] for m in names if m not in recorded)
         text = f"{measured}; {missing}" if recorded else missing
         return [
-            Claim("Fig. 8", best_statement, "L = 4 best", text, MISSING),
-            Claim("Fig. 8", above_statement, above_paper, text, MISSING),
+            Claim("Fig. 8", best_statement, "L = 4 best", text, "", Verdict.MISSING.value),
+            Claim("Fig. 8", above_statement, above_paper, text, "", Verdict.MISSING.value),
+            level,
         ]
-    tests = {model: summary.loc[model, "final_test"] for model in depths}
-    best = max(tests, key=lambda model: tests[model])
-    gap, noise = _difference(summary, "quantum-L4", best) if best != "quantum-L4" else (0.0, 0.0)
-    best_verdict = HOLDS if best == "quantum-L4" else (PARTLY if gap >= -noise else FAILS)
-    verdicts = [_comparison(*_difference(summary, model, "classical")) for model in depths]
-    above_verdict = HOLDS if all(v == HOLDS for v in verdicts) else (FAILS if all(v == FAILS for v in verdicts) else PARTLY)
-    caveat = _provisional(summary, *depths, "classical")
-    above = measured + "; above classical: " + ", ".join(f"{names[m]} {v}" for m, v in zip(depths, verdicts))
+    against_l4 = {m: compare(summary, "quantum-L4", m) for m in depths[:3]}
+    best_verdict = _combined([comparison_verdict(d) for d in against_l4.values()])
+    best_interval = "; ".join(f"L4 - {names[m]} {d.text}" for m, d in against_l4.items())
+    against_classical = {m: compare(summary, m, "classical") for m in depths}
+    above_verdict = _combined([comparison_verdict(d) for d in against_classical.values()])
+    above_interval = "; ".join(f"{names[m]} - classical {d.text}" for m, d in against_classical.items())
     return [
-        Claim("Fig. 8", best_statement, "L = 4 best", f"{measured}; best {names[best]}{caveat}", best_verdict),
-        Claim("Fig. 8", above_statement, above_paper, above + caveat, above_verdict),
+        Claim("Fig. 8", best_statement, "L = 4 best", measured, best_interval, best_verdict.value),
+        Claim("Fig. 8", above_statement, above_paper, measured, above_interval, above_verdict.value),
+        level,
     ]
 
 
 def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame) -> pd.DataFrame:
-    """The claims table: every quantitative claim of the paper with the measured value and a verdict.
+    """The claims table: every quantitative claim of the paper with the measured value, its interval and a verdict.
 
     Book: The paper's claims, checked.
 
@@ -341,11 +377,11 @@ def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.D
 
     Returns:
         One row per claim with columns ``source``, ``statement``, ``paper``, ``measured``,
-        ``verdict`` (rules in the module docstring).
+        ``interval`` and ``verdict`` (rules: :mod:`~qpconv.replication.statistics`).
     """
     claims = [
-        *_two_model_claims(fashion_mnist, "fig4_5", "Fashion-MNIST", "quantum above classical"),
-        *_two_model_claims(cifar10, "fig6_7", "CIFAR-10", "~ 90 % vs ~ 80 %"),
+        *_two_model_claims(fashion_mnist, "fig4_5", "Fashion-MNIST"),
+        *_two_model_claims(cifar10, "fig6_7", "CIFAR-10"),
         *_depth_claims(depth),
         _parameter_claim(fashion_mnist if _has(fashion_mnist, "quantum-L3", "classical") else cifar10),
     ]
@@ -449,3 +485,46 @@ def quantum_versus_classical(summary: pd.DataFrame, quantum: str = "quantum-L3",
         f"difference {q[f'final_{split}'] - c[f'final_{split}']:+.2f} points"
         for split in ("test", "train")
     )
+
+
+def overfitting_summary(runs: Sequence[RunRecord]) -> pd.DataFrame:
+    """When each model's test loss was lowest, and how far it rose by the end, over its complete runs.
+
+    Book: Replicating Figs. 4-5, 6-7 (section "Overfitting"); Replication notes (Epochs).
+
+    Returns:
+        Indexed by ``model``: ``best epochs`` (the range over seeds of the epoch of lowest
+        test loss, e.g. ``"8-11"``), ``lowest test loss`` and ``final test loss`` (ranges
+        over seeds), ``final train accuracy`` (mean, percent) and ``seeds``.
+    """
+    rows: dict[str, list[dict[str, float]]] = {}
+    for run in runs:
+        if run.completed and run.metrics:
+            losses = [row["test_loss"] for row in run.metrics]
+            best = min(range(len(losses)), key=losses.__getitem__)
+            rows.setdefault(run.config.model, []).append(
+                {
+                    "epoch": run.metrics[best]["epoch"],
+                    "lowest": losses[best],
+                    "final": losses[-1],
+                    "train": 100 * run.metrics[-1]["train_acc"],
+                }
+            )
+
+    def span(values: list[float], digits: int) -> str:
+        low, high = min(values), max(values)
+        return f"{low:.{digits}f}" if round(low, digits) == round(high, digits) else f"{low:.{digits}f}-{high:.{digits}f}"
+
+    table = [
+        {
+            "model": model,
+            "best epochs": span([r["epoch"] for r in seeds], 0),
+            "lowest test loss": span([r["lowest"] for r in seeds], 2),
+            "final test loss": span([r["final"] for r in seeds], 2),
+            "final train accuracy": round(sum(r["train"] for r in seeds) / len(seeds), 2),
+            "seeds": len(seeds),
+        }
+        for model, seeds in rows.items()
+    ]
+    return pd.DataFrame(table, columns=["model", "best epochs", "lowest test loss", "final test loss",
+                                        "final train accuracy", "seeds"]).set_index("model")  # fmt: skip

@@ -47,6 +47,7 @@ __all__ = [
     "POINTWISE_BLOCKS",
     "HybridCNN",
     "PointwiseBlock",
+    "angle_counts",
     "build_model",
     "circuit_settings",
     "parameter_summary",
@@ -316,6 +317,22 @@ def parameter_summary(model: nn.Module) -> dict[str, int]:
         ``"frozen"``, the parameters that do not train, when there are any.
     """
     return _count(model)
+
+
+def angle_counts(model: nn.Module) -> dict[str, int]:
+    """Circuit angles of ``model``'s quantum layers: all of them, and those that can change an output.
+
+    Book: chapter 7, Hybrid models (section "Parameter counts").
+
+    Returns:
+        ``{"angles": ..., "effective angles": ...}``; the difference is the last block's final
+        ``R_z`` of every wire of every circuit (:meth:`QuantumPointwiseConv2d.ineffective_angles`).
+    """
+    layers = [m for m in model.modules() if isinstance(m, QuantumPointwiseConv2d)]
+    return {
+        "angles": sum(layer.weights.numel() for layer in layers),
+        "effective angles": sum(layer.n_effective_angles for layer in layers),
+    }
 
 
 def parameter_table(model: nn.Module) -> str:

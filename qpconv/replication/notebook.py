@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,15 @@ from .datasets import DATA_ROOT_ENV
 from .experiments import load_runs, run_experiment
 from .results import RunRecord
 
-__all__ = ["PRESET_NAMES", "Chapter", "final_accuracies", "runs_overview", "setup_chapter"]
+__all__ = [
+    "PRESET_NAMES",
+    "Chapter",
+    "final_accuracies",
+    "glue_paper_accuracies",
+    "glue_values",
+    "runs_overview",
+    "setup_chapter",
+]
 
 PRESET_NAMES = ("quick", "full")
 """The values a chapter's ``PRESET`` parameter may take."""
@@ -170,3 +179,31 @@ def final_accuracies(runs: list[RunRecord]) -> pd.DataFrame:
             if run.metrics
         ]
     ).set_index(["model", "seed"])
+
+
+def glue_values(values: Mapping[str, object]) -> None:
+    """Make each value available to the chapter's text as ``{glue:text}`name```, without displaying it.
+
+    Every number the prose states comes from the executed notebook this way, never typed
+    (a test checks the replication chapters' text for typed accuracies).
+    """
+    from myst_nb import glue
+
+    for name, value in values.items():
+        glue(name, value if isinstance(value, str) else f"{value}", display=False)
+
+
+def glue_paper_accuracies() -> None:
+    """Glue every accuracy the paper quotes (:data:`~qpconv.replication.claims.PAPER_ACCURACIES`).
+
+    Names: ``paper_<experiment>_<model>`` as the paper writes it (``"~ 90 %"``) and
+    ``paper_<experiment>_<model>_value`` (``"90 %"``), with ``-`` in names written ``_``.
+    """
+    from .claims import PAPER_ACCURACIES
+
+    values = {}
+    for quoted in PAPER_ACCURACIES:
+        name = f"paper_{quoted.experiment}_{quoted.model}".replace("-", "_")
+        values[name] = quoted.text
+        values[f"{name}_value"] = f"{quoted.value:g} %"
+    glue_values(values)
