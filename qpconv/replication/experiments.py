@@ -55,9 +55,18 @@ from .results import (
     read_run,
     recorded_seeds,
     run_path,
+    write_model,
     write_run,
 )
-from .training import CheckpointMismatchError, DamagedCheckpointError, TrainingDiverged, resolve_device, seed_everything, train
+from .training import (
+    CheckpointMismatchError,
+    DamagedCheckpointError,
+    TrainingDiverged,
+    load_checkpoint,
+    resolve_device,
+    seed_everything,
+    train,
+)
 
 __all__ = [
     "DEFAULT_CHECKPOINT_DIR",
@@ -74,6 +83,7 @@ __all__ = [
     "custom_preset",
     "get_experiment",
     "get_preset",
+    "keep_trained_model",
     "load_runs",
     "plan_runs",
     "run_experiment",
@@ -493,6 +503,8 @@ def _execute(
     except TrainingDiverged as diverged:
         save(diverged.metrics, {"epoch": diverged.epoch, "reason": diverged.reason})
         raise
+    if circuit_settings(model)["ansatz"] is not None:  # kept to study the trained circuits (under noise) later
+        write_model(run.results_dir(results_dir), model.state_dict())
     save(metrics)
 
 
@@ -605,6 +617,34 @@ def _train_reported(
     except (DamagedCheckpointError, CheckpointMismatchError, RunLockedError) as error:
         return RunReport(run, folder, ReportKind.FAILED, f"{run}: {error}")
     return RunReport(run, folder, ReportKind.TRAINED, f"{run}: complete")
+
+
+def keep_trained_model(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
+    """Write ``model.pt`` for a complete recorded run from the checkpoint its training left; its path.
+
+    For runs recorded before :func:`run_experiment` kept their models. The checkpoint is
+    the run's only if it holds every recorded epoch with the recorded metrics (all
+    columns but the wall time ``seconds``), so a checkpoint of another run, or of an
+    unfinished one, is refused.
+
+    Raises:
+        ValueError: the run is not complete, or the checkpoint's metrics are not the run's.
+        FileNotFoundError: no run in ``run_dir``.
+        DamagedRunError, DamagedCheckpointError: a file cannot be read.
+    """
+    record = read_run(run_dir)
+    if record is None:
+        raise FileNotFoundError(f"no recorded run in {run_dir}")
+    if not record.completed:
+        raise ValueError(f"{run_dir}: the run is not complete ({record.outcome.status.value}); only complete runs keep models")
+    state = load_checkpoint(Path(checkpoint), keys=("model", "metrics"))
+
+    def without_time(rows: list[dict[str, float]]) -> list[dict[str, float]]:
+        return [{key: value for key, value in row.items() if key != "seconds"} for row in rows]
+
+    if without_time(state["metrics"]) != without_time(record.metrics):
+        raise ValueError(f"{checkpoint} is not the checkpoint of {run_dir}: its metrics differ from the recorded ones")
+    return write_model(record.path, state["model"])
 
 
 def load_runs(

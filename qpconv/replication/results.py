@@ -7,9 +7,12 @@ Layout (``<base>`` is ``results/`` for results and ``checkpoints/`` for checkpoi
     <base>/<experiment>/<preset>/<model>/seed<k>/
         metrics.csv     one row per finished epoch (columns METRIC_FIELDS)   [results]
         config.json     the run's configuration, its outcome and provenance  [results]
+        model.pt        the trained model's state_dict (runs with circuits)  [results]
         checkpoint.pt   training state after the last finished epoch         [checkpoints]
 
-Results are small text files meant to be committed; checkpoints are binary, git-ignored.
+Results are small files meant to be committed (``model.pt``, a few MB, is kept for the runs
+whose models have quantum circuits, so that they can be studied under noise without
+retraining); checkpoints are binary, git-ignored.
 Every file is written atomically (:mod:`~qpconv.replication.atomic`), ``metrics.csv``
 before ``config.json``, so a reader sees a consistent pair.
 
@@ -45,6 +48,7 @@ __all__ = [
     "CONFIG_FILE",
     "METRICS_FILE",
     "METRIC_FIELDS",
+    "MODEL_FILE",
     "DamagedRunError",
     "RunConfig",
     "RunOutcome",
@@ -53,14 +57,17 @@ __all__ = [
     "describe_device",
     "library_versions",
     "metrics_table",
+    "read_model",
     "read_run",
     "recorded_seeds",
     "run_path",
+    "write_model",
     "write_run",
 ]
 
 METRICS_FILE = "metrics.csv"
 CONFIG_FILE = "config.json"
+MODEL_FILE = "model.pt"
 METRIC_FIELDS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds")
 """Columns of ``metrics.csv``; accuracies are fractions in ``[0, 1]``, ``seconds`` is the epoch's wall time."""
 
@@ -291,6 +298,34 @@ def write_run(run_dir: str | os.PathLike, config: RunConfig, outcome: RunOutcome
     with atomic_write(run_dir / CONFIG_FILE) as file:
         json.dump({**config.to_json(), **outcome.to_json()}, file, indent=2, sort_keys=True)
         file.write("\n")
+
+
+def write_model(run_dir: str | os.PathLike, state: Mapping[str, torch.Tensor]) -> Path:
+    """Write a trained model's ``state_dict`` as ``model.pt`` in the run's folder, atomically; its path."""
+    path = Path(run_dir) / MODEL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as file:
+        torch.save({key: value.detach().cpu() for key, value in state.items()}, file)
+    return path
+
+
+def read_model(run_dir: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` in a run's ``model.pt``, loaded with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: the run kept no model.
+        DamagedRunError: the file cannot be read, or is not a state_dict of tensors.
+    """
+    path = Path(run_dir) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained model in {path.parent} (only runs with quantum circuits keep {MODEL_FILE})")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, not a torch file, or refused by the safe unpickler
+        raise DamagedRunError(path, f"cannot be read ({type(error).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DamagedRunError(path, "not a state_dict of tensors")
+    return state
 
 
 def read_run(run_dir: str | os.PathLike) -> RunRecord | None:

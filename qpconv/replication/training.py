@@ -107,11 +107,16 @@ def _readable_reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, keys: tuple[str, ...] = CHECKPOINT_KEYS) -> dict[str, Any]:
     """A checkpoint written by :func:`train`, loaded with ``weights_only=True`` and checked.
 
+    Args:
+        path: the checkpoint file.
+        keys: the entries it must hold (default all of :data:`CHECKPOINT_KEYS`; checkpoints of
+            older versions lack some, e.g. ``"recipe"``, but hold ``"model"`` and ``"metrics"``).
+
     Raises:
-        DamagedCheckpointError: the file cannot be read or lacks one of :data:`CHECKPOINT_KEYS`.
+        DamagedCheckpointError: the file cannot be read or lacks one of ``keys``.
     """
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -119,7 +124,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise DamagedCheckpointError(path, _readable_reason(error)) from None
     if not isinstance(state, dict):
         raise DamagedCheckpointError(path, "not a qpconv checkpoint")
-    missing = [key for key in CHECKPOINT_KEYS if key not in state]
+    missing = [key for key in keys if key not in state]
     if missing:
         raise DamagedCheckpointError(path, f"not a qpconv checkpoint: no {', '.join(missing)}")
     return state
