@@ -365,7 +365,9 @@ def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     ]
 
 
-def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame) -> pd.DataFrame:
+def check_claims(
+    fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.DataFrame, extra: Sequence[Claim] = ()
+) -> pd.DataFrame:
     """The claims table: every quantitative claim of the paper with the measured value, its interval and a verdict.
 
     Book: The paper's claims, checked.
@@ -374,6 +376,8 @@ def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.D
         fashion_mnist: :func:`summarise` of the ``fig4_5`` runs.
         cifar10: :func:`summarise` of the ``fig6_7`` runs.
         depth: :func:`summarise` of the ``fig8`` runs.
+        extra: rows judged elsewhere, appended last (the controls chapter's
+            :func:`~qpconv.replication.controls.same_form_claim`).
 
     Returns:
         One row per claim with columns ``source``, ``statement``, ``paper``, ``measured``,
@@ -384,6 +388,7 @@ def check_claims(fashion_mnist: pd.DataFrame, cifar10: pd.DataFrame, depth: pd.D
         *_two_model_claims(cifar10, "fig6_7", "CIFAR-10"),
         *_depth_claims(depth),
         _parameter_claim(fashion_mnist if _has(fashion_mnist, "quantum-L3", "classical") else cifar10),
+        *extra,
     ]
     return pd.DataFrame([claim.__dict__ for claim in claims])
 

@@ -1,6 +1,6 @@
-"""The paper's Figs. 4-8 redrawn from recorded runs, one function per figure.
+"""The paper's Figs. 4-8 redrawn from recorded runs, one function per figure, and the controls' figure.
 
-Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8.
+Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8, What makes it work?
 
 Every figure takes the runs of one experiment (:func:`~qpconv.replication.experiments.load_runs`) and
 draws per-epoch curves in two panels sharing the y axis, **train** (left: the epoch's mean over its
@@ -24,10 +24,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .results import RunRecord, RunStatus, metrics_table
+from .statistics import LEVEL, mean_interval
 
 __all__ = [
     "describe_runs",
     "figure_accuracy",
+    "figure_blocks",
     "figure_depth",
     "figure_loss",
     "runs_frame",
@@ -187,3 +189,50 @@ def figure_depth(runs: Sequence[RunRecord]) -> Figure:
     palette = dict(zip(quantum, sns.color_palette("viridis_r", len(quantum) + 1)[1:]))
     palette.update({label: "0.3" for label in frame["label"].unique() if label not in palette})
     return _annotate(_curves(frame, "accuracy", "accuracy (%)", "CIFAR-10 accuracy by depth", palette), runs)
+
+
+def figure_blocks(runs: Sequence[RunRecord], order: Sequence[str], reference: str, title: str) -> Figure:
+    """Final test accuracy per block: every seed a point, the mean with its 95 % t interval.
+
+    Book: What makes it work?
+
+    Args:
+        runs: runs of one experiment; complete runs are drawn, diverged ones are counted in
+            the block's label, runs in progress are left out.
+        order: the blocks (run names), top to bottom; a block with no complete run keeps its
+            row, labelled "not recorded" (or with its diverged runs).
+        reference: the block whose mean is drawn as a vertical line (the quantum block).
+        title: the figure's title.
+
+    Returns:
+        The figure; its footnote is :func:`describe_runs` of ``runs``.
+    """
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+    finals: dict[str, list[float]] = {model: [] for model in order}
+    diverged = dict.fromkeys(order, 0)
+    for run in runs:
+        if run.config.model not in finals:
+            continue
+        if run.diverged:
+            diverged[run.config.model] += 1
+        elif run.completed:
+            finals[run.config.model].append(100 * run.metrics[-1]["test_acc"])
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.4))
+    labels = []
+    for row, model in enumerate(order):
+        values = finals[model]
+        note = f", {diverged[model]} diverged" if diverged[model] else ""
+        labels.append(f"{model} (n = {len(values)}{note})" if values else f"{model} ({'not recorded' if not note else note[2:]})")
+        if not values:
+            continue
+        color = "C0" if model == reference else "0.35"
+        ax.scatter(values, [row] * len(values), s=22, color=color, alpha=0.55, zorder=3)
+        interval = mean_interval(values)
+        error = [[interval.mean - interval.low], [interval.high - interval.mean]] if len(values) > 1 else None
+        ax.errorbar(interval.mean, row, xerr=error, fmt="D", color=color, markersize=6, capsize=4, zorder=4)
+        if model == reference:
+            ax.axvline(interval.mean, color=color, linestyle=":", linewidth=1)
+    ax.set_yticks(range(len(order)), labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="final test accuracy (%)", title=f"{title}: seeds (dots), mean and {LEVEL:.0%} interval (diamonds)")
+    return _annotate(fig, runs)

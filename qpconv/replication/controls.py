@@ -1,0 +1,338 @@
+"""Is it the circuit? The quantum block against its controls, and the ingredients they isolate.
+
+Book: "What makes it work?".
+
+The experiments ``controls`` (CIFAR-10) and ``controls_fmnist`` (Fashion-MNIST) train the
+hybrid model of chapter 7 with the quantum block and with blocks that keep some of its
+ingredients and drop others (:data:`CONTROLS`). Each ingredient is judged by one
+difference of mean final test accuracies, ``with - without`` (:data:`INGREDIENTS`),
+with its Welch interval and the rule of :mod:`~qpconv.replication.statistics`. A pair
+whose runs are not all recorded yet is "not measured", never guessed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .claims import Claim, compare, mean_and_spread
+from .experiments import custom_preset, get_experiment, get_preset, load_runs
+from .models import parameter_summary
+from .results import RunRecord
+from .statistics import Verdict, comparison_verdict
+
+__all__ = [
+    "CONTROLS",
+    "INGREDIENTS",
+    "QUANTUM",
+    "SAME_FORM",
+    "TUNED_MODELS",
+    "TUNING_LRS",
+    "Control",
+    "Ingredient",
+    "controls_table",
+    "ingredient_table",
+    "ingredient_verdict",
+    "plain_verdict",
+    "same_form_claim",
+    "seconds_per_epoch",
+    "tuning_presets",
+    "tuning_table",
+]
+
+QUANTUM = "quantum-L3"
+"""The run name of the paper's quantum block (``L = 3``), the reference of every comparison."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """One block of the controls experiments.
+
+    Attributes:
+        model: its run name (``ModelVariant.name``).
+        keeps: what it shares with the quantum block, in a few words.
+    """
+
+    model: str
+    keeps: str
+
+
+CONTROLS: tuple[Control, ...] = (
+    Control(QUANTUM, "everything: the paper's quantum block"),
+    Control("classical", "nothing: the paper's classical block (BatchNorm, ReLU)"),
+    Control("classical-matched", "the parameter count (classical block, narrower bottleneck)"),
+    Control("classical-nobn", "no BatchNorm, as the quantum block (classical block otherwise)"),
+    Control("linear", "the block's structure; plain 1x1 convolutions"),
+    Control("normalised-linear", "the structure and the normalisation x/|x|; linear read-out"),
+    Control("normalised-quadratic", "the structure and the form x^T M x / |x|^2, M of rank 48, unconstrained"),
+    Control("unitary-relaxation", "the form with any unitary (no circuit structure)"),
+    Control("product-L3", "the circuits without entanglers"),
+    Control("frozen-L3", "the circuits, never trained (random angles)"),
+    Control("none", "no block at all (lower bound)"),
+)
+"""The blocks, in the order of the chapter's table."""
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """An ingredient of the quantum block and the pair of blocks that isolates it.
+
+    Attributes:
+        name: the ingredient.
+        with_it, without_it: run names of two blocks that differ (mainly) in it.
+        question: what the difference answers.
+    """
+
+    name: str
+    with_it: str
+    without_it: str
+    question: str
+
+
+INGREDIENTS: tuple[Ingredient, ...] = (
+    Ingredient("the paper's gap", QUANTUM, "classical", "is the quantum block better than the paper's classical block?"),
+    Ingredient("parameter count", QUANTUM, "classical-matched", "is it better than a classical block of its size?"),
+    Ingredient("no BatchNorm", "classical-nobn", "classical", "does the classical block gain from dropping BatchNorm?"),
+    Ingredient("normalisation", "normalised-linear", "linear", "does dividing each pixel by its norm help?"),
+    Ingredient("quadratic form", "normalised-quadratic", "normalised-linear", "does the quadratic read-out help?"),
+    Ingredient(
+        "circuit constraints",
+        QUANTUM,
+        "normalised-quadratic",
+        "is the quantum form better than an unconstrained classical form?",
+    ),
+    Ingredient("circuit structure", QUANTUM, "unitary-relaxation", "is the circuit better than any unitary?"),
+    Ingredient("entanglement", QUANTUM, "product-L3", "do the entanglers help?"),
+    Ingredient("training the circuit", QUANTUM, "frozen-L3", "does training the angles help?"),
+    Ingredient("the block itself", QUANTUM, "none", "does the quantum block help at all?"),
+)
+"""The comparisons of the chapter, each ``with_it - without_it``."""
+
+SAME_FORM = next(i for i in INGREDIENTS if i.name == "circuit constraints")
+"""The claims chapter's "better than a classical layer of the same functional form"."""
+
+
+def seconds_per_epoch(runs: Sequence[RunRecord]) -> dict[str, float]:
+    """Mean wall seconds per epoch of each model over its runs' epochs (any state but diverged runs).
+
+    The recorded runs trained two at a time beside other work on a shared 2-core CPU, so
+    these are comparable between blocks only roughly; ``qpconv bench`` measures side by side.
+    """
+    seconds: dict[str, list[float]] = {}
+    for run in runs:
+        if not run.diverged:
+            seconds.setdefault(run.config.model, []).extend(row["seconds"] for row in run.metrics)
+    return {model: sum(values) / len(values) for model, values in seconds.items() if values}
+
+
+def _block_parameters(experiment: str) -> dict[str, int]:
+    """Trainable parameters of each model's pointwise block (built freshly: counts do not depend on training)."""
+    spec = get_experiment(experiment)
+    return {variant.name: parameter_summary(variant.build(spec.dataset).pointwise)["total"] for variant in spec.variants}
+
+
+def _recorded(summary: pd.DataFrame, model: str) -> bool:
+    return model in summary.index and summary.loc[model, "seeds"] > 0
+
+
+def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment: str = "controls") -> pd.DataFrame:
+    """The chapter's table: one row per block of ``experiment``, in :data:`CONTROLS` order.
+
+    Args:
+        summary: :func:`~qpconv.replication.claims.summarise` of the experiment's runs.
+        runs: the same runs (for the seconds per epoch).
+        experiment: ``"controls"`` or ``"controls_fmnist"``.
+
+    Returns:
+        Indexed by ``block``; columns ``block parameters``, ``parameters``,
+        ``seeds``, ``final test``, ``final train`` (percent, mean ± sd), ``test - quantum``
+        (Welch difference, its 95 % interval and p-value) and ``s/epoch``. A block with no
+        complete run shows ``not recorded`` (or ``diverged`` with the count when every run
+        diverged).
+    """
+    block_parameters = _block_parameters(experiment)
+    seconds = seconds_per_epoch(runs)
+    rows = []
+    for control in CONTROLS:
+        if control.model not in block_parameters:
+            continue
+        row: dict[str, object] = {
+            "block": control.model,
+            "block parameters": f"{block_parameters[control.model]:,}",
+        }
+        if _recorded(summary, control.model):
+            s = summary.loc[control.model]
+            row |= {
+                "parameters": f"{s['parameters']:,.0f}",
+                "seeds": int(s["seeds"]),
+                "final test": mean_and_spread(s["final_test"], s["final_test_sd"], int(s["seeds"]), digits=2),
+                "final train": mean_and_spread(s["final_train"], s["final_train_sd"], int(s["seeds"]), digits=2),
+                "test - quantum": (
+                    compare(summary, control.model, QUANTUM).text
+                    if control.model != QUANTUM and _recorded(summary, QUANTUM)
+                    else ""
+                ),
+            }
+        else:
+            diverged = int(summary.loc[control.model, "diverged"]) if control.model in summary.index else 0
+            state = f"diverged ({diverged} run{'s' * (diverged != 1)})" if diverged else "not recorded"
+            row |= {"parameters": "", "seeds": 0, "final test": state, "final train": "", "test - quantum": ""}
+        row["s/epoch"] = f"{seconds[control.model]:.0f}" if control.model in seconds else ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("block")
+
+
+def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict:
+    """Whether ``with_it`` beats ``without_it`` (Welch, 95 %); "not measured" until both are recorded."""
+    if not (_recorded(summary, ingredient.with_it) and _recorded(summary, ingredient.without_it)):
+        return Verdict.MISSING
+    return comparison_verdict(compare(summary, ingredient.with_it, ingredient.without_it))
+
+
+def ingredient_table(summary: pd.DataFrame, ingredients: Sequence[Ingredient] = INGREDIENTS) -> pd.DataFrame:
+    """One row per ingredient: the question, the pair, the difference with its interval, and the verdict.
+
+    Returns:
+        Indexed by ``ingredient``; columns ``question``, ``with - without`` (run names),
+        ``difference`` (points of final test accuracy, 95 % interval, p-value, seeds) and
+        ``verdict`` (whether ``with`` is better).
+    """
+    rows = []
+    for ingredient in ingredients:
+        verdict = ingredient_verdict(summary, ingredient)
+        measured = verdict is not Verdict.MISSING
+        rows.append(
+            {
+                "ingredient": ingredient.name,
+                "question": ingredient.question,
+                "with - without": f"{ingredient.with_it} - {ingredient.without_it}",
+                "difference": compare(summary, ingredient.with_it, ingredient.without_it).text if measured else "",
+                "verdict": verdict.value,
+            }
+        )
+    return pd.DataFrame(rows).set_index("ingredient")
+
+
+def same_form_claim(summary: pd.DataFrame) -> Claim:
+    """The claims table's row "the quantum layer is better than a classical layer of the same functional form".
+
+    Judged on CIFAR-10's ``controls`` runs: the quantum block against the normalised
+    quadratic block (:data:`SAME_FORM`), final test accuracy, Welch 95 %.
+    """
+    statement = "CIFAR-10: the quantum layer is better than a classical layer of the same functional form"
+    source = "What makes it work? (this book)"
+    paper = "not stated; the paper credits its gain to the quantum circuit"
+    verdict = ingredient_verdict(summary, SAME_FORM)
+    if verdict is Verdict.MISSING:
+        return Claim(source, statement, paper, "", "", verdict.value)
+    with_it, without_it = summary.loc[SAME_FORM.with_it], summary.loc[SAME_FORM.without_it]
+    measured = (
+        f"final test {with_it['final_test']:.2f} vs {without_it['final_test']:.2f} "
+        f"({int(with_it['seeds'])} vs {int(without_it['seeds'])} seeds; {SAME_FORM.with_it} vs {SAME_FORM.without_it})"
+    )
+    interval = f"test difference {compare(summary, SAME_FORM.with_it, SAME_FORM.without_it).text}"
+    return Claim(source, statement, paper, measured, interval, verdict.value)
+
+
+def plain_verdict(summary: pd.DataFrame) -> str:
+    """The chapter's answer in plain sentences, from the ingredients' verdicts (nothing typed in).
+
+    Says whether the quantum block beats the unconstrained classical block of its form,
+    which ingredients the recorded runs resolve as helping or hurting, and how many
+    comparisons still wait for their runs.
+    """
+    verdicts = {ingredient: ingredient_verdict(summary, ingredient) for ingredient in INGREDIENTS}
+    same_form = verdicts[SAME_FORM]
+    if same_form is Verdict.MISSING:
+        first = (
+            f"Whether the quantum block beats a classical block of the same form ({SAME_FORM.without_it}) "
+            "is not measured yet: its runs are not all recorded."
+        )
+    else:
+        outcome = {
+            Verdict.HOLDS: "beats",
+            Verdict.FAILS: "is beaten by",
+            Verdict.UNRESOLVED: "cannot be told apart, with these seeds, from",
+        }[same_form]
+        difference = compare(summary, SAME_FORM.with_it, SAME_FORM.without_it).text
+        first = f"The quantum block {outcome} the classical block of the same form ({SAME_FORM.without_it}): {difference}."
+    helping = [i.name for i, v in verdicts.items() if v is Verdict.HOLDS]
+    hurting = [i.name for i, v in verdicts.items() if v is Verdict.FAILS]
+    unresolved = [i.name for i, v in verdicts.items() if v is Verdict.UNRESOLVED]
+    missing = [i.name for i, v in verdicts.items() if v is Verdict.MISSING]
+    parts = [first]
+    if helping:
+        parts.append(f"Resolved as helping: {', '.join(helping)}.")
+    if hurting:
+        parts.append(f"Resolved as hurting (the block without it is better): {', '.join(hurting)}.")
+    if unresolved:
+        parts.append(f"Not resolved by the seeds: {', '.join(unresolved)}.")
+    if missing:
+        parts.append(f"Not measured yet ({len(missing)} of {len(verdicts)} comparisons): {', '.join(missing)}.")
+    return " ".join(parts)
+
+
+TUNING_LRS = (0.001, 0.003, 0.01)
+"""The learning rates of the tuning sweep (the paper's 0.01 and two smaller ones)."""
+TUNED_MODELS = (QUANTUM, "classical", "normalised-quadratic", "linear")
+"""The blocks tuned: quantum, the paper's classical, the strongest control of the quantum form, and the
+plain linear block (which stays at chance level at the paper's learning rate)."""
+
+
+def tuning_presets(base: str) -> dict[float, str]:
+    """``{lr: preset name}`` of :data:`TUNING_LRS` on preset ``base`` (``"tune"`` for validation, ``"full"`` for test)."""
+    return {lr: custom_preset(get_preset(base), lr=lr).name for lr in TUNING_LRS}
+
+
+def tuning_table(
+    results_dir: str | os.PathLike, experiment: str = "controls", models: Sequence[str] = TUNED_MODELS
+) -> pd.DataFrame:
+    """The learning rate of each tuned block, chosen on the validation split, and the test accuracy at it.
+
+    Book: "What makes it work?" (section "The same tuning budget").
+
+    Every block gets the same budget: one seed (0) per learning rate of :data:`TUNING_LRS`, trained
+    on 45,000 training images and scored on the 5,000 held out from the training set (preset
+    ``tune``). The selected rate has the highest final validation accuracy; it is chosen only
+    when every rate has a complete (or diverged, which scores as not chosen) run. The test
+    accuracy at it comes from the full-preset runs at that rate (mean ± sd over their seeds).
+
+    Returns:
+        Indexed by ``block``; a column ``val @ lr`` per rate (percent, ``diverged`` or empty),
+        ``selected lr``, ``test at selected lr`` and ``seeds``.
+    """
+    validation: dict[float, dict[str, str | float]] = {}
+    for lr, preset in tuning_presets("tune").items():
+        validation[lr] = {}
+        for run in load_runs(experiment, preset, results_dir, on_damaged=lambda error: None):
+            if run.diverged:
+                validation[lr][run.config.model] = "diverged"
+            elif run.completed:
+                validation[lr][run.config.model] = 100 * run.metrics[-1]["test_acc"]
+    full_presets = tuning_presets("full")
+    rows = []
+    for model in models:
+        row: dict[str, object] = {"block": model}
+        scores = {lr: validation[lr].get(model) for lr in TUNING_LRS}
+        for lr, score in scores.items():
+            row[f"val @ {lr:g}"] = f"{score:.2f}" if isinstance(score, float) else (score or "")
+        finished = all(score is not None for score in scores.values())
+        numeric = {lr: score for lr, score in scores.items() if isinstance(score, float)}
+        selected = max(numeric, key=lambda lr: numeric[lr]) if finished and numeric else None
+        row["selected lr"] = f"{selected:g}" if selected is not None else ("" if not finished else "all diverged")
+        row["test at selected lr"], row["seeds"] = "", 0
+        if selected is not None:
+            tested = [
+                100 * run.metrics[-1]["test_acc"]
+                for run in load_runs(experiment, full_presets[selected], results_dir, on_damaged=lambda error: None)
+                if run.config.model == model and run.completed
+            ]
+            if tested:
+                mean = sum(tested) / len(tested)
+                sd = (sum((v - mean) ** 2 for v in tested) / (len(tested) - 1)) ** 0.5 if len(tested) > 1 else 0.0
+                row["test at selected lr"], row["seeds"] = mean_and_spread(mean, sd, len(tested), digits=2), len(tested)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("block")

@@ -1,0 +1,159 @@
+"""The controls chapter's analysis: its table, ingredients, verdict, claims row, tuning table and figure.
+
+Book: "What makes it work?". Synthetic runs whose answers are known.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+from synthetic_runs import synthetic_run
+
+from qpconv.replication.claims import check_claims, compare, summarise
+from qpconv.replication.controls import (
+    CONTROLS,
+    INGREDIENTS,
+    QUANTUM,
+    SAME_FORM,
+    controls_table,
+    ingredient_table,
+    ingredient_verdict,
+    plain_verdict,
+    same_form_claim,
+    seconds_per_epoch,
+    tuning_presets,
+    tuning_table,
+)
+from qpconv.replication.experiments import get_experiment
+from qpconv.replication.plotting import figure_blocks
+from qpconv.replication.results import RunRecord, RunStatus, run_path, write_run
+from qpconv.replication.statistics import Verdict
+
+
+def run(model: str, seed: int, final_test: float, seconds: float = 100.0, status: RunStatus = RunStatus.COMPLETE) -> RunRecord:
+    """A two-epoch run of ``model`` ending at ``final_test`` percent test accuracy."""
+    metrics = [
+        {"epoch": e, "train_loss": 1.0, "train_acc": 0.9, "test_loss": 1.0, "test_acc": acc / 100, "lr": 0.01, "seconds": seconds}
+        for e, acc in ((1, final_test - 5), (2, final_test))
+    ]
+    return synthetic_run(model, seed, metrics, status=status, experiment="controls", epochs=2)
+
+
+def seeds(model: str, values: list[float], **kwargs) -> list[RunRecord]:
+    return [run(model, seed, value, **kwargs) for seed, value in enumerate(values)]
+
+
+QUANTUM_RUNS = seeds(QUANTUM, [76.0, 76.4, 76.2, 76.6, 75.8])
+
+
+def test_the_table_lists_every_block_in_order_with_differences_to_quantum():
+    runs = [*QUANTUM_RUNS, *seeds("normalised-quadratic", [77.0, 77.4, 77.2]), run("linear", 0, 10.0, status=RunStatus.DIVERGED)]
+    summary = summarise(runs)
+    table = controls_table(summary, runs)
+    assert list(table.index) == [c.model for c in CONTROLS]
+    assert table.loc["normalised-quadratic", "test - quantum"] == compare(summary, "normalised-quadratic", QUANTUM).text
+    assert table.loc["normalised-quadratic", "seeds"] == 3
+    assert table.loc[QUANTUM, "test - quantum"] == ""
+    assert table.loc["linear", "final test"] == "diverged (1 run)"
+    assert table.loc["none", "final test"] == "not recorded"
+    assert table.loc["none", "block parameters"] == "0"
+    assert int(table.loc[QUANTUM, "block parameters"].replace(",", "")) > 0
+
+
+def test_the_fashion_mnist_table_has_only_its_blocks():
+    table = controls_table(summarise(QUANTUM_RUNS), QUANTUM_RUNS, "controls_fmnist")
+    assert set(table.index) == {v.name for v in get_experiment("controls_fmnist").variants}
+
+
+@pytest.mark.parametrize(
+    ("control", "expected"),
+    [([78.0, 78.3, 78.1], Verdict.FAILS), ([70.0, 70.5, 69.8], Verdict.HOLDS), ([74.0, 78.5, 76.5], Verdict.UNRESOLVED)],
+    ids=["control-better", "quantum-better", "unresolved"],
+)
+def test_ingredient_verdicts_follow_the_welch_rule(control, expected):
+    summary = summarise([*QUANTUM_RUNS, *seeds(SAME_FORM.without_it, control)])
+    assert ingredient_verdict(summary, SAME_FORM) is expected
+    claim = same_form_claim(summary)
+    assert claim.verdict == expected.value
+    assert compare(summary, QUANTUM, SAME_FORM.without_it).text in claim.interval
+    words = {
+        Verdict.FAILS: "is beaten by",
+        Verdict.HOLDS: "beats",
+        Verdict.UNRESOLVED: "cannot be told apart, with these seeds, from",
+    }[expected]
+    assert plain_verdict(summary).startswith(f"The quantum block {words} the classical block of the same form")
+
+
+def test_an_ingredient_without_runs_is_not_measured_and_said_so():
+    summary = summarise(QUANTUM_RUNS)
+    assert all(ingredient_verdict(summary, i) is Verdict.MISSING for i in INGREDIENTS)
+    assert set(ingredient_table(summary)["verdict"]) == {Verdict.MISSING.value}
+    assert same_form_claim(summary).verdict == Verdict.MISSING.value
+    assert f"Not measured yet ({len(INGREDIENTS)} of {len(INGREDIENTS)} comparisons)" in plain_verdict(summary)
+
+
+def test_the_claims_table_appends_the_same_form_row():
+    summary = summarise([*QUANTUM_RUNS, *seeds(SAME_FORM.without_it, [70.0, 70.5, 69.8])])
+    empty = summarise([])
+    claims = check_claims(empty, empty, empty, extra=[same_form_claim(summary)])
+    last = claims.iloc[-1]
+    assert "same functional form" in last["statement"] and last["verdict"] == Verdict.HOLDS.value
+
+
+def test_seconds_per_epoch_average_over_epochs_and_skip_diverged_runs():
+    runs = [run("classical", 0, 70.0, seconds=10.0), run("classical", 1, 71.0, seconds=30.0)]
+    runs.append(run("linear", 0, 10.0, seconds=99.0, status=RunStatus.DIVERGED))
+    assert seconds_per_epoch(runs) == {"classical": 20.0}
+
+
+def write(results: Path, record: RunRecord, preset: str) -> None:
+    if record.diverged:  # a diverged run on disk says where and why
+        record = dataclasses.replace(
+            record, outcome=dataclasses.replace(record.outcome, divergence={"epoch": 2, "reason": "test"})
+        )
+    storage = (
+        "fig6_7" if record.config.model in ("classical", QUANTUM) else "controls"
+    )  # runs are stored once, first where they appear
+    folder = run_path(results, storage, preset, record.config.model, record.config.seed)
+    write_run(folder, record.config, record.outcome, record.metrics)
+
+
+def test_tuning_selects_on_validation_and_reports_the_test_runs_at_the_selected_rate(tmp_path):
+    validation = {0.001: 60.0, 0.003: 72.0, 0.01: 70.0}
+    for lr, preset in tuning_presets("tune").items():
+        write(tmp_path, run("classical", 0, validation[lr]), preset)
+        if lr != 0.01:
+            write(tmp_path, run("linear", 0, 50.0), preset)  # linear lacks its 0.01 run: not selected yet
+    for seed, value in enumerate([74.0, 75.0, 76.0]):
+        write(tmp_path, run("classical", seed, value), tuning_presets("full")[0.003])
+    table = tuning_table(tmp_path, models=["classical", "linear"])
+    assert table.loc["classical", "selected lr"] == "0.003"
+    assert table.loc["classical", "val @ 0.003"] == "72.00"
+    assert table.loc["classical", "test at selected lr"] == "75.00 ± 1.00"
+    assert table.loc["classical", "seeds"] == 3
+    assert table.loc["linear", "selected lr"] == "" and table.loc["linear", "val @ 0.01"] == ""
+
+
+def test_a_diverged_tuning_run_is_never_selected(tmp_path):
+    for lr, preset in tuning_presets("tune").items():
+        status = RunStatus.DIVERGED if lr == 0.01 else RunStatus.COMPLETE
+        write(tmp_path, run("linear", 0, {0.001: 40.0, 0.003: 45.0, 0.01: 99.0}[lr], status=status), preset)
+    table = tuning_table(tmp_path, models=["linear"])
+    assert table.loc["linear", "val @ 0.01"] == "diverged"
+    assert table.loc["linear", "selected lr"] == "0.003"
+
+
+def test_the_block_figure_keeps_a_row_for_every_block():
+    runs = [*QUANTUM_RUNS, run("linear", 0, 10.0, status=RunStatus.DIVERGED), run("classical", 0, 74.0)]
+    order = [c.model for c in CONTROLS]
+    fig = figure_blocks(runs, order, QUANTUM, "test")
+    labels = [label.get_text() for label in fig.axes[0].get_yticklabels()]
+    assert labels[0] == f"{QUANTUM} (n = 5)"
+    assert "linear (1 diverged)" in labels and "none (not recorded)" in labels and "classical (n = 1)" in labels
+    assert len(labels) == len(order)
