@@ -42,12 +42,13 @@ test: system-deps venv data
 book: system-deps venv data
 	$(PY) scripts/build_book.py --preset $(PRESET)
 
-# JupyterLab on the notebooks, with the package importable. The notebooks use the
-# kernel "python3", which inside the venv is the venv's own Python; "Python (qpconv)"
-# is also registered for Jupyter installations outside the venv.
+# JupyterLab on the notebooks, with the package importable (scripts/lab.sh: as root it adds
+# --allow-root). The notebooks use the kernel "python3", which inside the venv is the venv's
+# own Python; "Python (qpconv)" is also registered for Jupyter installations outside the venv.
+# LAB_ARGS go to JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port=8899".
+LAB_ARGS ?=
 lab: venv
-	$(PY) -m ipykernel install --user --name qpconv --display-name "Python (qpconv)"
-	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab notebooks/
+	bash scripts/lab.sh $(PY) $(LAB_ARGS)
 
 clean:
 	rm -rf _build build

@@ -16,6 +16,7 @@ core (``qpconv`` itself: the layer, its maths, its kernels) imports it. Modules:
 * :mod:`~qpconv.replication.plotting`    Figs. 4-8 from recorded runs (Replication)
 * :mod:`~qpconv.replication.claims`      the paper's quoted values and verdicts (The paper's claims, checked)
 * :mod:`~qpconv.replication.notebook`    one setup call and the shared tables of the chapters
+* :mod:`~qpconv.replication.colab`       the repository for a notebook opened alone (Google Colab)
 * :mod:`~qpconv.replication.book`        the table of contents and the book build (``make book``)
 
 It needs the ``replication`` extra: ``pip install 'qpconv[replication]'``.

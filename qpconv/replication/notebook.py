@@ -26,6 +26,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
+from .colab import REPOSITORY_ENV
 from .datasets import DATA_ROOT_ENV
 from .experiments import get_experiment, load_runs, run_experiment
 from .models import HybridCNN
@@ -54,8 +55,9 @@ class Chapter:
 
     Attributes:
         preset: ``"quick"`` or ``"full"``, the chapter's ``PRESET``.
-        root: the repository the notebook runs in (holds ``results/``, ``data/``,
-            ``checkpoints/``); the working directory when there is none.
+        root: the repository the notebook reads and writes (holds ``results/``, ``data/``,
+            ``checkpoints/``): ``$QPCONV_REPOSITORY`` when set, else the one around the
+            working directory, else the working directory.
     """
 
     preset: str
@@ -126,12 +128,28 @@ def _repository_root(start: Path) -> Path:
     return start
 
 
+def _chapter_root() -> Path:
+    """``$QPCONV_REPOSITORY`` (set by :func:`~qpconv.replication.colab.open_repository`), else the repository around the cwd.
+
+    Raises:
+        ValueError: ``$QPCONV_REPOSITORY`` names a folder without the book (``_toc.yml``).
+    """
+    named = os.environ.get(REPOSITORY_ENV)
+    if not named:
+        return _repository_root(Path.cwd())
+    root = Path(named).expanduser().absolute()
+    if not (root / "_toc.yml").is_file():
+        raise ValueError(f"${REPOSITORY_ENV} is {named!r}, which holds no qpconv repository (no _toc.yml)")
+    return root
+
+
 def setup_chapter(preset: str, *, seed: int | None = None, default_dtype: torch.dtype | None = None) -> Chapter:
     """Everything a chapter needs before its first line of content.
 
     * checks ``preset``;
-    * finds the repository and, when ``$QPCONV_DATA`` is not set, points it at the
-      repository's ``data/`` (where ``make data`` puts the datasets);
+    * finds the repository (``$QPCONV_REPOSITORY``, which the first cell sets in Colab,
+      else the one around the working directory) and, when ``$QPCONV_DATA`` is not set,
+      points it at the repository's ``data/`` (where ``make data`` puts the datasets);
     * sets the figure style (:data:`FIGURE_STYLE`), lets tables show whole sentences,
       and hides tqdm's notice that ipywidgets are missing (the bars then print as text);
     * seeds torch's generator with ``seed`` and sets torch's default dtype, when given.
@@ -145,11 +163,12 @@ def setup_chapter(preset: str, *, seed: int | None = None, default_dtype: torch.
         The :class:`Chapter`.
 
     Raises:
-        ValueError: ``preset`` is not one of :data:`PRESET_NAMES`.
+        ValueError: ``preset`` is not one of :data:`PRESET_NAMES`, or ``$QPCONV_REPOSITORY``
+            names a folder without the book.
     """
     if preset not in PRESET_NAMES:
         raise ValueError(f"PRESET must be one of {list(PRESET_NAMES)}, got {preset!r}")
-    root = _repository_root(Path.cwd())
+    root = _chapter_root()
     if not os.environ.get(DATA_ROOT_ENV) and (root / "data").is_dir():
         os.environ[DATA_ROOT_ENV] = str((root / "data").resolve())
     plt.style.use(FIGURE_STYLE)
