@@ -1,6 +1,6 @@
 """The statistics behind every verdict: Welch intervals of differences, t intervals of means, and their rule.
 
-Book: The paper's claims, checked (section "How a verdict is reached"); "What makes it work?".
+Book: The paper's claims, checked (its introduction, and "What three seeds can resolve"); "What makes it work?".
 
 A comparison of two models is the difference of their mean final test accuracies over
 seeds, with its 95 % confidence interval by Welch's t test (unequal variances) and the
