@@ -26,13 +26,15 @@ system-deps:
 data: venv
 	$(PY) -m qpconv data get fashion-mnist cifar10
 
-# Lint, types, unit and source tests; then nbval executes every notebook once and saves it,
-# the book is built from those executions, and the rendered pages are checked in Chromium.
+# Lint, types, unit and source tests (the workflows and the wheel among them), the docstrings'
+# examples; then nbval executes every notebook once and saves it, the book is built from those
+# executions, and the rendered pages are checked in Chromium.
 test: system-deps venv data
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest tests --ignore=tests/test_book_rendered.py
+	$(PY) -m pytest --doctest-modules qpconv
 	$(PY) -m pytest --nbval-lax --nbval-current-env notebooks/ --executed-notebooks _build/executed
 	$(PY) scripts/build_book.py --no-execute
 	$(PY) -m pytest tests/test_book_rendered.py

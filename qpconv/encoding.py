@@ -44,6 +44,11 @@ def qubits_for_channels(channels: int) -> int:
 
     Raises:
         ValueError: if ``channels < 1`` or more than ``MAX_QUBITS`` qubits are needed.
+
+    Example::
+
+        >>> qubits_for_channels(64), qubits_for_channels(65), qubits_for_channels(1)
+        (6, 7, 1)
     """
     if not isinstance(channels, int) or channels < 1:
         raise ValueError(f"channels must be a positive integer, got {channels!r}")
@@ -121,6 +126,11 @@ def amplitude_encode(x: torch.Tensor, n_qubits: int | None = None) -> torch.Tens
 
     Raises:
         ValueError: for NaN/Inf values or a register too small for ``C``.
+
+    Example::
+
+        >>> amplitude_encode(torch.tensor([[3.0, 4.0, 0.0]]))
+        tensor([[0.6000, 0.8000, 0.0000, 0.0000]])
     """
     channels = x.shape[-1]
     n_qubits = qubits_for_channels(channels) if n_qubits is None else n_qubits

@@ -30,7 +30,7 @@ def check_channels(**counts: int) -> None:
 class PixelwiseConv2d(nn.Module):
     """Base class of a 1x1 layer given by one map applied to every pixel.
 
-    Subclasses set :attr:`in_channels` and :attr:`out_channels` (through ``__init__``) and
+    Subclasses set ``in_channels`` and ``out_channels`` (through ``__init__``) and
     implement :meth:`pixel_map`.
 
     Args:
@@ -50,7 +50,7 @@ class PixelwiseConv2d(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        """The dtype of the layer's first parameter (or buffer): the dtype its input must have."""
+        """The dtype of the layer's first parameter (or buffer), which its input must have."""
         for tensor in (*self.parameters(), *self.buffers()):
             return tensor.real.dtype if tensor.is_complex() else tensor.dtype
         return torch.get_default_dtype()

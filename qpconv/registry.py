@@ -20,6 +20,14 @@ def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
 
     Raises:
         ValueError: ``name`` is not in ``registry``; the message names ``what`` and lists the known names.
+
+    Example::
+
+        >>> lookup({"quick": 2, "full": 20}, "full", "preset")
+        20
+        >>> lookup({"quick": 2, "full": 20}, "fast", "preset")
+        Traceback (most recent call last):
+        ValueError: unknown preset 'fast'; expected one of ['quick', 'full']
     """
     try:
         return registry[name]

@@ -176,6 +176,9 @@ PAGES = [
     ("notebooks/09_cifar10.html", False, 1),
     ("notebooks/10_depth.html", True, 1),
     ("notebooks/11_claims.html", True, 0),
+    ("book/reference/core.html", False, 0),
+    ("book/reference/core/qpconv.layers.html", False, 0),
+    ("book/reference/replication/qpconv.replication.experiments.html", False, 0),
     ("book/bibliography.html", False, 0),
 ]
 
@@ -239,3 +242,21 @@ def test_rendered_page_in_browser(built_book, chromium, server, page, needs_math
         assert entries >= 10, f"the bibliography has {entries} entries"
         assert "Quantum Pointwise Convolution" in text
     _assert_not_blank_png(_screenshot(chromium, url, Path(page).stem))
+
+
+def test_rendered_api_reference_has_every_module_and_signatures(built_book, chromium, server):
+    """The reference lists a page per module of the core, and a module's page shows its names' signatures."""
+    import pkgutil
+
+    import qpconv
+
+    dom = _dump_dom(chromium, f"{server}/book/reference/core.html")
+    for module in pkgutil.iter_modules(qpconv.__path__):
+        if not module.name.startswith("_") and module.name != "replication":
+            assert f'href="core/qpconv.{module.name}.html"' in dom, f"the reference lists no page for qpconv.{module.name}"
+    dom = _dump_dom(chromium, f"{server}/book/reference/core/qpconv.layers.html")
+    signature = re.search(r'<dt class="sig sig-object py" id="qpconv\.layers\.QuantumPointwiseConv2d">(.*?)</dt>', dom, re.S)
+    assert signature, "no signature of qpconv.layers.QuantumPointwiseConv2d on its reference page"
+    text = " ".join(_parse(signature.group(1)).text)
+    for parameter in ("in_channels", "out_channels", "n_layers"):
+        assert parameter in text, f"the signature lacks {parameter}: {text}"

@@ -40,8 +40,45 @@ def test_toc_points_to_existing_files_and_lists_every_chapter():
         assert any((ROOT / f"{entry}{suffix}").is_file() for suffix in ("", ".md", ".ipynb")), f"_toc.yml: {entry} missing"
     for chapter in EXPECTED_CHAPTERS:
         assert f"notebooks/{chapter}" in files, f"chapter {chapter} is not in _toc.yml"
-    for page in ("book/intro", "book/how_to_run", "book/replication_notes", "book/bibliography"):
+    for page in ("book/intro", "book/how_to_run", "book/replication_notes", "book/reference/core", "book/reference/replication"):
         assert page in files
+    assert files[-1] == "book/bibliography"
+
+
+def _reference_sections() -> dict[str, list[str]]:
+    """``{page: [glob, ...]}`` of the API reference pages in the "Reference" part of ``_toc.yml``."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    (reference,) = [part for part in toc["parts"] if part["caption"] == "Reference"]
+    return {
+        chapter["file"]: [section["glob"] for section in chapter.get("sections", [])]
+        for chapter in reference["chapters"]
+        if chapter["file"].startswith("book/reference/")
+    }
+
+
+def test_api_reference_generates_a_page_per_module_of_both_packages():
+    """autosummary writes the pages of every module that modules.rst's packages hold, found recursively;
+    the table of contents takes them by glob, so a new module needs no edit."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    for extension in ("sphinx.ext.autodoc", "sphinx.ext.autosummary", "sphinx.ext.napoleon"):
+        assert extension in config["sphinx"]["extra_extensions"]
+    sphinx = config["sphinx"]["config"]
+    assert sphinx["autosummary_generate"] == ["book/reference/modules.rst"]
+    assert (ROOT / sphinx["templates_path"][0] / "autosummary" / "module.rst").is_file()
+    manifest = (ROOT / "book" / "reference" / "modules.rst").read_text()
+    directives = re.findall(r"^\.\. autosummary::\n((?:   .*\n|\n)+)", manifest, re.M)
+    entries = {
+        re.search(r":toctree: (\S+)", body).group(1): re.findall(r"^   (qpconv[\w.]*)$", body, re.M) for body in directives
+    }
+    assert entries == {"core": ["qpconv"], "replication": ["qpconv.replication"]}
+    assert all(":recursive:" in body for body in directives)
+    assert _reference_sections() == {
+        "book/reference/core": ["book/reference/core/qpconv.*"],
+        "book/reference/replication": ["book/reference/replication/qpconv.replication.*"],
+    }
+    # the packages' own generated pages only drive the recursion: core.md and replication.md show their docstrings
+    excluded = {f"book/reference/{name}" for name in ("modules.rst", "core/qpconv.rst", "replication/qpconv.replication.rst")}
+    assert excluded <= set(config["exclude_patterns"])
 
 
 def test_every_notebook_is_a_chapter_of_the_toc():

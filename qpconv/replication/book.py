@@ -153,6 +153,14 @@ def jupyter_book_command() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``make book``: stage, execute and build the book as the module's docstring describes.
+
+    Args:
+        argv: the command line after the program name (default ``sys.argv[1:]``).
+
+    Returns:
+        The exit status, 0 when every notebook ran and the build had no warning.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=PRESET_NAMES, default=os.environ.get("PRESET", "quick") or "quick")
     parser.add_argument("--staging", type=Path, default=ROOT / "_build" / "executed")

@@ -71,7 +71,7 @@ class PaperAccuracy:
     Attributes:
         source: where the paper states it (``"Figs. 4-5"``).
         experiment, model: the recorded runs it is compared with.
-        relation: above (``>``) or about (``~``, within :data:`APPROX_POINTS`).
+        relation: above (``>``) or about (``~``, within :data:`~qpconv.replication.statistics.APPROX_POINTS`).
         value: the quoted accuracy.
     """
 
@@ -99,7 +99,7 @@ PAPER_ACCURACIES: tuple[PaperAccuracy, ...] = (
     PaperAccuracy("Figs. 6-7", "fig6_7", "classical", Relation.ABOUT, 80.0),
     PaperAccuracy("Fig. 8", "fig8", "classical", Relation.ABOUT, 70.0),
 )
-"""Every accuracy the paper quotes {cite}`ning2024qpconv`: the one table the claims and the book read."""
+"""Every accuracy the paper quotes :cite:p:`ning2024qpconv`, the one table the claims and the book read."""
 
 
 def paper_accuracies_table() -> pd.DataFrame:
@@ -127,7 +127,7 @@ def summarise(runs: Sequence[RunRecord], completed_only: bool = True) -> pd.Data
     Book: The paper's claims, checked.
 
     Args:
-        runs: records of one experiment (:func:`qpconv.experiments.load_runs`).
+        runs: records of one experiment (:func:`qpconv.replication.experiments.load_runs`).
         completed_only: ignore runs that have not finished all their epochs.
 
     Returns:

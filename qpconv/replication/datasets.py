@@ -113,7 +113,7 @@ class DatasetSpec:
 
     @property
     def original_copy(self) -> str:
-        """The copy label of the original files: ``"<name>-original"``."""
+        """The copy label of the original files, ``"<name>-original"``."""
         return f"{self.name}-original"
 
     def has_original(self, root: Path) -> bool:
@@ -164,6 +164,7 @@ DATASETS: dict[str, DatasetSpec] = {
         prepare_command="qpconv data prepare cifar10 --from cifar-10-python.tar.gz",
     ),
 }
+"""The datasets of the experiments, by name (``"fashion-mnist"`` and ``"cifar10"``)."""
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:

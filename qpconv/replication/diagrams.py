@@ -27,7 +27,7 @@ __all__ = ["BOX_COLOURS", "draw_model", "figure_models", "layer_boxes"]
 
 PARTS = ("features", "pointwise", "head")
 BOX_COLOURS = {"conv": "#dbe9f6", "pointwise": "#fde2c8", "quantum": "#e6d7f3", "linear": "#dcefdc"}
-"""Box fill by kind: 3x3 convolution, classical 1x1, quantum 1x1, flatten/linear."""
+"""Box fill by kind (3x3 convolution, classical 1x1, quantum 1x1, flatten/linear)."""
 _SUFFIXES = {nn.BatchNorm2d: "BN", nn.ReLU: "ReLU", nn.MaxPool2d: "MaxPool 2x2"}
 
 
@@ -87,7 +87,7 @@ def layer_boxes(model: nn.Module, image_shape: tuple[int, ...]) -> list[dict]:
 
     Args:
         model: a model with ``features``, ``pointwise`` and ``head`` parts (see
-            :class:`qpconv.models.HybridCNN`), each an ``nn.Sequential``.
+            :class:`qpconv.replication.models.HybridCNN`), each an ``nn.Sequential``.
         image_shape: one input image, ``(C, H, W)``.
 
     Returns:

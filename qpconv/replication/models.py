@@ -228,7 +228,7 @@ POINTWISE_BLOCKS: dict[str, PointwiseBlock] = {
         ),
     )
 }
-"""The pointwise blocks by name: the paper's two (chapter 7) and the controls of "What makes it work?"."""
+"""The pointwise blocks by name, the paper's two (chapter 7) and the controls of "What makes it work?"."""
 
 MODEL_KINDS = tuple(POINTWISE_BLOCKS)
 
@@ -313,7 +313,7 @@ def parameter_summary(model: nn.Module) -> dict[str, int]:
     Returns:
         ``{"total": ..., "quantum": ..., "classical": ...}`` of the parameters that train
         (a complex entry counts as two real numbers): quantum counts those of every
-        :class:`QuantumPointwiseConv2d` (their circuit angles), classical all others; and
+        :class:`~qpconv.layers.QuantumPointwiseConv2d` (their circuit angles), classical all others; and
         ``"frozen"``, the parameters that do not train, when there are any.
     """
     return _count(model)
@@ -326,7 +326,7 @@ def angle_counts(model: nn.Module) -> dict[str, int]:
 
     Returns:
         ``{"angles": ..., "effective angles": ...}``; the difference is the last block's final
-        ``R_z`` of every wire of every circuit (:meth:`QuantumPointwiseConv2d.ineffective_angles`).
+        ``R_z`` of every wire of every circuit (:meth:`~qpconv.layers.QuantumPointwiseConv2d.ineffective_angles`).
     """
     layers = [m for m in model.modules() if isinstance(m, QuantumPointwiseConv2d)]
     return {

@@ -65,12 +65,12 @@ class Chapter:
 
     @property
     def results(self) -> Path:
-        """The recorded runs: ``<root>/results``."""
+        """The recorded runs, ``<root>/results``."""
         return self.root / "results"
 
     @property
     def checkpoints(self) -> Path:
-        """Checkpoints of runs trained from the chapter: ``<root>/checkpoints``."""
+        """Checkpoints of runs trained from the chapter, ``<root>/checkpoints``."""
         return self.root / "checkpoints"
 
     def recorded_runs(self, experiment: str) -> list[RunRecord]:
@@ -150,7 +150,7 @@ def setup_chapter(preset: str, *, seed: int | None = None, default_dtype: torch.
     * finds the repository (``$QPCONV_REPOSITORY``, which the first cell sets in Colab,
       else the one around the working directory) and, when ``$QPCONV_DATA`` is not set,
       points it at the repository's ``data/`` (where ``make data`` puts the datasets);
-    * sets the figure style (:data:`FIGURE_STYLE`), lets tables show whole sentences,
+    * sets the figure style (``FIGURE_STYLE``), lets tables show whole sentences,
       and hides tqdm's notice that ipywidgets are missing (the bars then print as text);
     * seeds torch's generator with ``seed`` and sets torch's default dtype, when given.
 

@@ -85,7 +85,7 @@ class RunStatus(str, Enum):
     """Where a run stands."""
 
     RUNNING = "running"
-    """Epochs remain to be trained (interrupted or in progress): ``qpconv run`` resumes it."""
+    """Epochs remain to be trained (interrupted or in progress); ``qpconv run`` resumes it."""
     COMPLETE = "complete"
     """Every epoch of the recipe trained."""
     DIVERGED = "diverged"

@@ -275,7 +275,7 @@ def train(
     Args:
         model: the network; moved to ``device``.
         train_loader: shuffled training batches; its ``generator`` must be set (see
-            :func:`qpconv.data.make_loaders`) so that resuming reproduces the shuffling.
+            :func:`qpconv.replication.loading.make_loaders`) so that resuming reproduces the shuffling.
         test_loader: test batches.
         recipe: epochs, optimiser, learning rate and its schedule, loss; the loaders' batch
             sizes must be the recipe's.
