@@ -23,7 +23,7 @@ Conventions:
 * Parameter-shift rule: every gate angle enters as ``exp(-i a P / 2)`` with a Pauli ``P``, so
   its derivative takes two executions (angle ``+- pi/2``) per pixel. The angles shifted are
   (a) the circuit's trainable angles, all of them or only those that can change an output
-  (:meth:`QuantumPointwiseConv2d.ineffective_angles`), and (b) when the layers below train,
+  (:meth:`~qpconv.layers.QuantumPointwiseConv2d.ineffective_angles`), and (b) when the layers below train,
   the state preparation's ``RY`` angles, which carry the input gradient back-propagation needs
   (the ``RZ`` angles of signed inputs depend only on the signs: zero derivative).
 * Counts are of the decomposition as PennyLane emits it, before any transpiler optimisation
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 DECOMPOSITION_GATES = ("CNOT", "RX", "RY", "RZ")
-"""The gate set PennyLane decomposes the circuits into (a global phase is dropped: it is no gate)."""
+"""The gate set PennyLane decomposes the circuits into; a global phase is dropped, as it is no gate."""
 
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
@@ -81,7 +81,7 @@ class Amplitudes(Enum):
     NONNEGATIVE = "nonnegative"
     """All channels ``>= 0`` (inputs after a ReLU, as in the paper's model): ``RY`` cascade only."""
     SIGNED = "signed"
-    """Any real channels: the ``RY`` cascade and an ``RZ`` cascade for the signs."""
+    """Any real channels, prepared by the ``RY`` cascade and an ``RZ`` cascade for the signs."""
 
 
 class AngleShifts(Enum):
@@ -178,7 +178,7 @@ def circuit_cost(
     Args:
         n_qubits: ``n``, at most :data:`qpconv.encoding.MAX_QUBITS`.
         n_layers: ``L``, blocks of the ansatz.
-        ansatz: a name of :data:`qpconv.circuits.ANSATZE`.
+        ansatz: a name of ``qpconv.circuits.ANSATZE``.
         amplitudes: the signs of the encoded vectors (:class:`Amplitudes`).
 
     Returns:
@@ -294,7 +294,7 @@ def model_work(model: nn.Module, example: torch.Tensor) -> ModelWork:
     restored.
 
     Args:
-        model: a module holding :class:`QuantumPointwiseConv2d` layers.
+        model: a module holding :class:`~qpconv.layers.QuantumPointwiseConv2d` layers.
         example: one input ``(1, ...)`` of the model, e.g. an image ``(1, C, H, W)``.
 
     Returns:
