@@ -13,6 +13,7 @@ wings. The **core**, what ``import qpconv`` loads (torch and nothing heavier):
 * :mod:`qpconv.quadratic`         classical layers of the same form: normalised quadratic and linear
 * :mod:`qpconv.relaxation`        the quantum read-out with any unitary instead of the circuit's
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference; extra ``pennylane``)
+* :mod:`qpconv.surgery`           ``swap_pointwise``: quantum layers in place of a model's 1x1 convolutions
 
 The **replication wing**, :mod:`qpconv.replication` (extra ``replication``): the paper's
 data, models, training, experiments, figures and claims. The core never imports it.
@@ -27,6 +28,7 @@ from .layers import BACKENDS, QuantumPointwiseConv2d
 from .quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d, QuadraticFormConv2d
 from .relaxation import UnitaryReadoutConv2d
 from .simulation import pauli_z_expectations, z_signs
+from .surgery import BiasedQuantumPointwiseConv2d, SkippedConv, SkipReason, SwappedLayer, SwapReport, swap_pointwise
 
 __version__ = "0.1.0"
 
@@ -34,15 +36,21 @@ __all__ = [
     "ANSATZE",
     "BACKENDS",
     "MAX_QUBITS",
+    "BiasedQuantumPointwiseConv2d",
     "NormalisedLinearConv2d",
     "NormalisedQuadraticConv2d",
     "QuadraticFormConv2d",
     "QuantumPointwiseConv2d",
+    "SkipReason",
+    "SkippedConv",
+    "SwapReport",
+    "SwappedLayer",
     "UnitaryReadoutConv2d",
     "amplitude_encode",
     "circuit_columns",
     "dequantise",
     "pauli_z_expectations",
     "qubits_for_channels",
+    "swap_pointwise",
     "z_signs",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -259,7 +260,12 @@ def format_table(rows: list[BenchRow], summary: BenchSummary) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``qpconv bench [--quick] [--threads N]``."""
+    """Command-line entry: ``qpconv bench [--quick] [--threads N]``; ``--scaling ...`` runs :mod:`qpconv.bench_scaling`."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--scaling" in argv:  # the layer at scale, with its own options
+        from .bench_scaling import main as scaling_main
+
+        return scaling_main([arg for arg in argv if arg != "--scaling"])
     parser = argparse.ArgumentParser(prog="qpconv bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batch and few repeats (seconds, for CI/the book)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -1,0 +1,69 @@
+"""The scaling benchmark runs on tiny sizes and fills its table (speed is reported, not asserted)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from qpconv.bench import main as bench_main
+from qpconv.bench_scaling import QUICK, ScalingConfig, estimated_bytes, scaling_table
+
+MEASURED = (
+    "quantum_us_per_pixel",
+    "classical_us_per_pixel",
+    "columns_share",
+    "quantum_gflops",
+    "classical_gflops",
+    "quantum_fraction",
+    "classical_fraction",
+    "model_flops_per_pixel",
+)
+
+
+def test_quick_table_has_one_measured_row_per_grid_point():
+    rows, peak = scaling_table(QUICK)
+    assert math.isfinite(peak) and peak > 0
+    assert [(r.n_qubits, r.n_layers) for r in rows] == [(n, layers) for n in QUICK.qubits for layers in QUICK.layers]
+    for row in rows:
+        assert (row.in_channels, row.out_channels, row.pixels) == (2**row.n_qubits, max(1, 2**row.n_qubits // 4), 8)
+        assert row.skipped == "" and row.peak_gflops == peak
+        for field in MEASURED:
+            value = getattr(row, field)
+            assert math.isfinite(value) and value > 0, (row.n_qubits, row.n_layers, field, value)
+        for field in ("quantum_bytes_per_pixel", "classical_bytes_per_pixel"):
+            assert math.isfinite(getattr(row, field)) and getattr(row, field) >= 0, field
+
+
+def test_sizes_beyond_the_memory_limit_are_listed_as_skipped():
+    config = ScalingConfig(qubits=(1, 12), layers=(1,), batch=1, height=2, width=2, repeats=1, max_gib=1.0, gemm_size=64)
+    rows, _ = scaling_table(config)
+    assert rows[0].skipped == ""
+    assert rows[1].skipped == f"needs ~{estimated_bytes(12, 1, 4) / 2**30:.0f} GiB (> 1)"
+    assert math.isnan(rows[1].quantum_us_per_pixel) and rows[1].n_circuits == 86
+
+
+def test_qpconv_bench_scaling_dispatches_and_prints_the_table(capsys):
+    assert bench_main(["--scaling", "--quick", "--qubits", "2", "--layers", "1", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert " 2  1        4->1    1 " in out and "measured float32 GEMM peak" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--qubits", "0"], "qubit counts must be integers in 1..14, got [0]"),
+        (["--layers", "0"], "n_layers must be a positive integer, got 0"),
+        (["--batch", "0"], "batch must be a positive integer, got 0"),
+        (["--max-gib", "0"], "max_gib must be positive, got 0.0"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main(["--scaling", "--quick", *argv])
+    assert exit_info.value.code == 2 and capsys.readouterr().err.strip().endswith(message)
+
+
+def test_scaling_table_refuses_an_empty_grid():
+    with pytest.raises(ValueError, match=r"^the grid is empty: give at least one qubit count and one layer count$"):
+        scaling_table(ScalingConfig(qubits=()))
