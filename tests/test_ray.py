@@ -21,9 +21,9 @@ from qpconv.replication.executors import RayExecutor
 from qpconv.replication.locks import LOCK_FILE
 from qpconv.replication.results import read_run
 
-SWEEP = ["--epochs", "2", "--train-size", "300", "--test-size", "200", "--seeds", "0", "1"]
-"""Four quick runs: both models of fig4_5, seeds 0 and 1, 2 epochs on 300 training and 200 test images."""
-PRESET = "e2-train300-test200-lr0.01"
+SWEEP = ["--epochs", "2", "--train-size", "200", "--test-size", "100", "--seeds", "0", "1"]
+"""Four quick runs: both models of fig4_5, seeds 0 and 1, 2 epochs on 200 training and 100 test images."""
+PRESET = "e2-train200-test100-lr0.01"
 RUNS = [(model, seed) for model in ("quantum-L3", "classical") for seed in (0, 1)]
 
 
@@ -76,14 +76,19 @@ def local_ray():
 def test_a_sweep_on_ray_gives_the_local_executors_results_written_by_the_driver(
     local_sweep, local_ray, fashion_mnist_root, tmp_path, capsys
 ):
-    assert main(sweep(tmp_path, fashion_mnist_root, "--executor", "ray")) == 0
-    assert_same_results(tmp_path, local_sweep)
-    out = capsys.readouterr().out
-    assert "summary: 4 trained" in out and out.count(": complete\n") == 4, out
+    """One run has a damaged checkpoint: it fails with the reason, the others train; --restart then trains it."""
+    damaged = tmp_path / "checkpoints" / "fig4_5" / PRESET / "classical" / "seed1" / "checkpoint.pt"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"")
+    assert main(sweep(tmp_path, fashion_mnist_root, "--executor", "ray")) == 1
+    captured = capsys.readouterr()
+    assert "summary: 3 trained, 1 failed" in captured.out and captured.out.count(": complete\n") == 3, captured.out
+    assert f"qpconv run: failed: fig4_5/{PRESET}/classical/seed1: checkpoint {damaged} cannot be read" in captured.err
     assert "1 torch threads" in json.loads((run_folder(tmp_path, "classical", 0) / "config.json").read_text())["device"]
 
-    assert main(sweep(tmp_path, fashion_mnist_root, "--executor", "ray")) == 0
-    assert "summary: 4 skipped" in capsys.readouterr().out, "complete runs are read on the driver and skipped"
+    assert main(sweep(tmp_path, fashion_mnist_root, "--executor", "ray", "--restart")) == 0
+    assert "summary: 3 skipped, 1 trained" in capsys.readouterr().out, "complete runs are read on the driver and skipped"
+    assert_same_results(tmp_path, local_sweep)
 
 
 def test_a_worker_killed_mid_run_is_retried_and_resumes_from_its_checkpoint(
