@@ -7,6 +7,7 @@ Usage::
     qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--models M ...] [--epochs N] [--train-size N]
                           [--test-size N] [--lr LR] [--device cpu|cuda[:N]] [--restart]
                           [--data-root DIR] [--results-dir DIR] [--checkpoint-dir DIR]
+                          [--executor local|ray] [--address ADDR]
     qpconv data prepare fashion-mnist|cifar10 --from PATH [--root DIR]
     qpconv data download fashion-mnist|cifar10 [--root DIR]
     qpconv data get fashion-mnist|cifar10 ... [--root DIR]   (whatever works: present, local copy, download)
@@ -43,10 +44,16 @@ SEED_LIMIT = 2**32
 
 def _replication() -> Any:
     """The replication wing's modules the commands need, or an ImportError naming the extra."""
-    from .replication import acquire, datasets, experiments, loading, results, training
+    from .replication import acquire, datasets, executors, experiments, loading, results, training
 
     return argparse.Namespace(
-        acquire=acquire, datasets=datasets, experiments=experiments, loading=loading, results=results, training=training
+        acquire=acquire,
+        datasets=datasets,
+        executors=executors,
+        experiments=experiments,
+        loading=loading,
+        results=results,
+        training=training,
     )
 
 
@@ -87,7 +94,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data-root", help="data folder; default: $QPCONV_DATA, else data/")
     run.add_argument("--results-dir", default=str(experiments.DEFAULT_RESULTS_DIR), help="default: %(default)s")
-    run.add_argument("--checkpoint-dir", default=str(experiments.DEFAULT_CHECKPOINT_DIR), help="default: %(default)s")
+    run.add_argument(
+        "--checkpoint-dir",
+        help=f"default: {wing.executors.DEFAULT_CHECKPOINT_DIR} (local); with --executor ray, given means a folder that "
+        "every node shares, absent a folder local to each worker's node",
+    )
+    run.add_argument(
+        "--executor",
+        choices=[kind.value for kind in wing.executors.ExecutorKind],
+        default=wing.executors.ExecutorKind.LOCAL.value,
+        help="local: one run after another in this process; ray: one Ray task per run (needs qpconv[ray]). default: %(default)s",
+    )
+    run.add_argument(
+        "--address", help="with --executor ray: the Ray cluster's address (e.g. auto); default: start Ray on this machine"
+    )
 
     data = commands.add_parser("data", help="prepare or download the datasets", description="Get the datasets.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -170,7 +190,8 @@ def _check_seeds(seeds: list[int] | None, wing: Any) -> tuple[int, ...] | None:
     return checked
 
 
-def _check_device(device: str | None, wing: Any) -> None:
+def _check_device(device: str | None, wing: Any, on_this_machine: bool = True) -> None:
+    """A device name the runner supports and, when it trains ``on_this_machine``, that is there."""
     if device is None:
         return
     import torch
@@ -181,6 +202,8 @@ def _check_device(device: str | None, wing: Any) -> None:
         raise _UsageError(f"device {device!r} is not a device name; use cpu, cuda or cuda:N") from None
     if parsed.type not in ("cpu", "cuda"):
         raise _UsageError(f"device {device!r} is not supported by the runner; use cpu, cuda or cuda:N")
+    if not on_this_machine:
+        return
     try:
         wing.training.resolve_device(parsed)
     except ValueError as error:
@@ -190,10 +213,17 @@ def _check_device(device: str | None, wing: Any) -> None:
 
 
 def _run(args: argparse.Namespace, wing: Any) -> int:
-    experiments = wing.experiments
+    experiments, executors = wing.experiments, wing.executors
+    kind = executors.ExecutorKind(args.executor)
+    try:
+        executor = executors.make_executor(kind, args.address)
+    except ImportError as error:
+        return _error("run", str(error), 1)
+    except ValueError as error:
+        return _error("run", str(error), 2)
     try:
         seeds = _check_seeds(args.seeds, wing)
-        _check_device(args.device, wing)
+        _check_device(args.device, wing, on_this_machine=kind is executors.ExecutorKind.LOCAL)
         preset = experiments.custom_preset(
             experiments.get_preset(args.preset),
             epochs=args.epochs,
@@ -204,7 +234,10 @@ def _run(args: argparse.Namespace, wing: Any) -> int:
         experiments.plan_runs(args.experiment, preset, seeds, args.models)  # unknown models fail here
         data_root = _data_root(args.data_root, wing)
         results_dir = _writable_folder(args.results_dir, "--results-dir")
-        checkpoint_dir = _writable_folder(args.checkpoint_dir, "--checkpoint-dir")
+        default = None if kind is executors.ExecutorKind.RAY else str(executors.DEFAULT_CHECKPOINT_DIR)  # Ray: on each worker
+        given = args.checkpoint_dir or default
+        checkpoint_dir = None if given is None else _writable_folder(given, "--checkpoint-dir")
+        executor.resolve_device(args.device)  # on Ray: the cluster has what is asked for
     except (_UsageError, ValueError) as error:
         return _error("run", str(error), 2)
     try:
@@ -218,6 +251,7 @@ def _run(args: argparse.Namespace, wing: Any) -> int:
             results_dir=results_dir,
             checkpoint_dir=checkpoint_dir,
             restart=args.restart,
+            executor=executor,
         )
     except wing.loading.DatasetNotFoundError as error:
         return _error("run", str(error), 1)

@@ -22,6 +22,9 @@ that diverges is recorded as ``diverged`` and skipped afterwards (``restart=True
 again). One process trains a run at a time (:mod:`~qpconv.replication.locks`), and a run that
 fails (a damaged or foreign checkpoint, a run locked by another process) is reported without
 stopping the others: :func:`run_experiment` returns a :class:`RunReport` per run.
+
+Where the runs train is an executor's business (:mod:`~qpconv.replication.executors`): one
+after another in this process, or as tasks on a Ray cluster; both run :class:`RunTrainer`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..registry import lookup
+from .executors import DEFAULT_CHECKPOINT_DIR, Executor, LocalExecutor, ReportKind, RunReport, RunSink
 from .loading import LoadedDataset, load_dataset, make_loaders, stratified_split, stratified_subset
 from .locks import RunLockedError, run_lock
 from .models import HybridCNN, build_model, circuit_settings, parameter_summary
@@ -56,14 +59,12 @@ from .results import (
     recorded_seeds,
     run_path,
     write_model,
-    write_run,
 )
 from .training import (
     CheckpointMismatchError,
     DamagedCheckpointError,
     TrainingDiverged,
     load_checkpoint,
-    resolve_device,
     seed_everything,
     train,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "ReportKind",
     "RunReport",
     "RunSpec",
+    "RunTrainer",
     "custom_preset",
     "get_experiment",
     "get_preset",
@@ -91,7 +93,6 @@ __all__ = [
 ]
 
 DEFAULT_RESULTS_DIR = Path("results")
-DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
 CHECKPOINT_FILE = "checkpoint.pt"
 SUBSET_SEED = 0
 """Seed of the stratified subsets of reduced presets: every model and seed sees the same images."""
@@ -427,40 +428,10 @@ def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfi
     )
 
 
-class ReportKind(str, Enum):
-    """What :func:`run_experiment` did with a run."""
-
-    SKIPPED = "skipped"
-    """Complete already."""
-    TRAINED = "trained"
-    """Trained (or resumed) to completion."""
-    DIVERGED = "diverged"
-    """Diverged now, or earlier and recorded as such."""
-    FAILED = "failed"
-    """Could not be trained: damaged or foreign checkpoint, or another process trains it."""
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """One run's fate in :func:`run_experiment`.
-
-    Attributes:
-        run: the run.
-        folder: its results folder.
-        kind: see :class:`ReportKind`.
-        message: one line for the log.
-    """
-
-    run: RunSpec
-    folder: Path
-    kind: ReportKind
-    message: str
-
-
 def _execute(
-    run: RunSpec, data: LoadedDataset, results_dir: Path, checkpoint_dir: Path, device: torch.device, progress: bool | None
+    run: RunSpec, data: LoadedDataset, sink: RunSink, checkpoint_dir: Path, device: torch.device, progress: bool
 ) -> None:
-    """Train one run (resuming its checkpoint if any) and keep its results up to date after every epoch.
+    """Train one run (resuming its checkpoint if any) and send ``sink`` its results after every epoch.
 
     A divergence is recorded as such (``status: diverged`` with its epoch and reason) before
     :class:`~qpconv.replication.training.TrainingDiverged` propagates.
@@ -486,7 +457,7 @@ def _execute(
             status = RunStatus.COMPLETE if len(metrics) == recipe.epochs else RunStatus.RUNNING
         wall_seconds = round(sum(row["seconds"] for row in metrics), 3)
         outcome = RunOutcome(status, len(metrics), wall_seconds, device_name, versions, divergence)
-        write_run(run.results_dir(results_dir), config, outcome, metrics)
+        sink.write_run(config, outcome, metrics)
 
     try:
         metrics = train(
@@ -504,7 +475,7 @@ def _execute(
         save(diverged.metrics, {"epoch": diverged.epoch, "reason": diverged.reason})
         raise
     if circuit_settings(model)["ansatz"] is not None:  # kept to study the trained circuits (under noise) later
-        write_model(run.results_dir(results_dir), model.state_dict())
+        sink.write_model(model.state_dict())
     save(metrics)
 
 
@@ -526,10 +497,11 @@ def run_experiment(
     device: str | None = None,
     data_root: str | os.PathLike | None = None,
     results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR,
-    checkpoint_dir: str | os.PathLike = DEFAULT_CHECKPOINT_DIR,
+    checkpoint_dir: str | os.PathLike | None = None,
     progress: bool | None = None,
     restart: bool = False,
     log: Callable[[str], None] = print,
+    executor: Executor | None = None,
 ) -> list[RunReport]:
     """Run every model of ``experiment`` for every seed: skip complete runs, resume interrupted ones.
 
@@ -548,14 +520,17 @@ def run_experiment(
         preset: a :class:`Preset`, or the name of one in :data:`PRESETS`.
         seeds: default the preset's seeds.
         models: only these models of the experiment (run folder names); default all.
-        device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available.
+        device: ``"cpu"``, ``"cuda"``, ...; default CUDA when available (to the executor).
         data_root: see :func:`~qpconv.replication.datasets.resolve_data_root`.
         results_dir: root of the results layout.
-        checkpoint_dir: root of the checkpoint layout.
+        checkpoint_dir: root of the checkpoint layout; default the executor's
+            (:data:`~qpconv.replication.executors.DEFAULT_CHECKPOINT_DIR` for the local one).
         progress: tqdm bars; default when stdout is a terminal and ``$CI`` is unset.
         restart: train every run that is not complete from its first epoch, moving its
             checkpoint aside (``checkpoint.pt.moved-<time>``) first; complete runs are kept.
-        log: receives one line per run.
+        log: receives one line per run, and the lines of the runs' training.
+        executor: where the runs train (:mod:`~qpconv.replication.executors`); default
+            one after another in this process.
 
     Returns:
         A report per run, in plan order (including skipped, shared ones).
@@ -565,10 +540,11 @@ def run_experiment(
         qpconv.replication.loading.DatasetNotFoundError: the dataset is missing and cannot be downloaded.
     """
     runs = plan_runs(experiment, preset, seeds, models)
-    torch_device = resolve_device(device)
-    results_dir, checkpoint_dir = Path(results_dir), Path(checkpoint_dir)
-    data: LoadedDataset | None = None
-    reports = []
+    executor = executor or LocalExecutor()
+    torch_device = executor.resolve_device(device)
+    results_dir = Path(results_dir)
+    reports: dict[RunSpec, RunReport] = {}
+    to_train = []
     for run in runs:
         folder = run.results_dir(results_dir)
         try:
@@ -577,46 +553,66 @@ def run_experiment(
             log(f"{run}: {error}; treated as incomplete")
             record = None
         if record is not None and record.completed:
-            report = RunReport(run, folder, ReportKind.SKIPPED, f"{run}: complete, skipped")
+            reports[run] = RunReport(run, folder, ReportKind.SKIPPED, f"{run}: complete, skipped")
         elif record is not None and record.diverged and not restart:
             divergence = record.outcome.divergence or {}
             where = f"epoch {divergence.get('epoch')} ({divergence.get('reason')})"
             message = f"{run}: diverged in {where}, skipped; --restart trains it again"
-            report = RunReport(run, folder, ReportKind.DIVERGED, message)
+            reports[run] = RunReport(run, folder, ReportKind.DIVERGED, message)
         else:
-            data = data or load_dataset(runs[0].dataset, data_root)
-            report = _train_reported(run, data, results_dir, checkpoint_dir, torch_device, progress, restart, log)
-        reports.append(report)
-        log(report.message)
+            to_train.append(run)
+            continue
+        log(reports[run].message)
+    if to_train:
+        data = load_dataset(runs[0].dataset, data_root)
+        checkpoints = None if checkpoint_dir is None else Path(checkpoint_dir)
+        for report in executor.train(RunTrainer(restart), to_train, data, results_dir, checkpoints, torch_device, progress, log):
+            reports[report.run] = report
+            log(report.message)
     folders = sorted({str(run.results_dir(results_dir).parents[1]) for run in runs})
     log(f"results of {experiment} ({runs[0].preset.name}) are in: {', '.join(folders)}")
-    return reports
+    return [reports[run] for run in runs]
 
 
-def _train_reported(
-    run: RunSpec,
-    data: LoadedDataset,
-    results_dir: Path,
-    checkpoint_dir: Path,
-    device: torch.device,
-    progress: bool | None,
-    restart: bool,
-    log: Callable[[str], None],
-) -> RunReport:
-    """Train one run under its lock and say how it went; a run's own failure is reported, not raised."""
-    folder, checkpoint = run.results_dir(results_dir), run.checkpoint_path(checkpoint_dir)
-    try:
-        with run_lock(checkpoint.parent, str(run)):
-            moved = _move_aside(checkpoint) if restart else None
-            if moved is not None:
-                log(f"{run}: --restart: moved the checkpoint aside to {moved}")
-            log(f"{run}: {'resuming' if checkpoint.is_file() else 'training'} on {describe_device(device)}")
-            _execute(run, data, results_dir, checkpoint_dir, device, progress)
-    except TrainingDiverged as diverged:
-        return RunReport(run, folder, ReportKind.DIVERGED, f"{run}: {diverged}; recorded as diverged")
-    except (DamagedCheckpointError, CheckpointMismatchError, RunLockedError) as error:
-        return RunReport(run, folder, ReportKind.FAILED, f"{run}: {error}")
-    return RunReport(run, folder, ReportKind.TRAINED, f"{run}: complete")
+@dataclass(frozen=True)
+class RunTrainer:
+    """The per-run code of every executor (:data:`~qpconv.replication.executors.Trainer`): train one run, say how it went.
+
+    Attributes:
+        restart: move the run's checkpoint aside first, training it from its first epoch.
+    """
+
+    restart: bool = False
+
+    def __call__(
+        self, run: RunSpec, data: LoadedDataset, sink: RunSink, checkpoint_dir: Path, device: torch.device, progress: bool
+    ) -> RunReport:
+        """Train ``run`` under its lock, its results and log lines to ``sink``; a run's own failure is reported, not raised.
+
+        Args:
+            run: the run.
+            data: its dataset, loaded.
+            sink: receives the log lines and the results after every epoch.
+            checkpoint_dir: root of the checkpoint layout (and of the run's lock).
+            device: where to train.
+            progress: tqdm bars over epochs and batches.
+
+        Returns:
+            ``trained``, ``diverged`` (recorded as such), or ``failed`` with the reason.
+        """
+        checkpoint = run.checkpoint_path(checkpoint_dir)
+        try:
+            with run_lock(checkpoint.parent, str(run)):
+                moved = _move_aside(checkpoint) if self.restart else None
+                if moved is not None:
+                    sink.log(f"{run}: --restart: moved the checkpoint aside to {moved}")
+                sink.log(f"{run}: {'resuming' if checkpoint.is_file() else 'training'} on {describe_device(device)}")
+                _execute(run, data, sink, checkpoint_dir, device, progress)
+        except TrainingDiverged as diverged:
+            return RunReport(run, sink.folder, ReportKind.DIVERGED, f"{run}: {diverged}; recorded as diverged")
+        except (DamagedCheckpointError, CheckpointMismatchError, RunLockedError) as error:
+            return RunReport(run, sink.folder, ReportKind.FAILED, f"{run}: {error}")
+        return RunReport(run, sink.folder, ReportKind.TRAINED, f"{run}: complete")
 
 
 def keep_trained_model(run_dir: str | os.PathLike, checkpoint: str | os.PathLike) -> Path:
