@@ -11,7 +11,7 @@ run on the same batch (default 128 feature maps of 4x4 = 2048 pixels):
 * the FLOP model of :mod:`qpconv.surgery`, a backward pass counted as twice the forward
   (``3 * (P * quantum_pixel_flops + circuit_column_flops)`` per step; the classical conv
   ``3 * P * 2 * C_in * C_out``), the achieved GFLOP/s and their fraction of the machine's
-  float32 GEMM peak measured in the same run (:func:`qpconv.bench.gemm_gflops`);
+  float32 GEMM peak measured in the same run (``qpconv.bench.gemm_gflops``);
 * **peak extra memory** per pixel: the highest resident memory (Linux ``VmHWM``, reset
   through ``/proc/self/clear_refs`` before the step) reached during one forward+backward
   step above the resident memory just before it (after ``malloc_trim``, with the input

@@ -149,7 +149,8 @@ class BiasedQuantumPointwiseConv2d(QuantumPointwiseConv2d):
     ``<Z_i> + bias[c]``, no longer bounded by 1.
 
     Args:
-        *args, **kwargs: as for :class:`~qpconv.layers.QuantumPointwiseConv2d`.
+        *args: as for :class:`~qpconv.layers.QuantumPointwiseConv2d`.
+        **kwargs: as for :class:`~qpconv.layers.QuantumPointwiseConv2d`.
 
     Attributes:
         bias (nn.Parameter): ``(out_channels,)``, zero-initialised, the layer's dtype and device.
