@@ -343,6 +343,8 @@ def test_diverged_runs_are_not_drawn(recorded):
         (["--epochs", "0"], r"epochs must be a positive integer, got 0"),
         (["--lr", "-1"], r"lr must be a positive finite number, got -1.0"),
         (["--train-size", "3"], r"train_size must be an integer of at least 10"),
+        (["--train-size", "70000"], r"train_size 70000 is more than the 60,000 training images of Fashion-MNIST"),
+        (["--test-size", "10001"], r"test_size 10001 is more than the 10,000 test images of Fashion-MNIST"),
     ],
 )
 def test_bad_values_exit_2_with_one_line_before_any_data_is_loaded(tmp_path, offline, capsys, extra, message):

@@ -77,6 +77,7 @@ class DatasetSpec:
         title: how figures and tables write it (``"Fashion-MNIST"``).
         channels, image_size: images are ``(channels, image_size, image_size)``.
         classes: the class names in label order.
+        train_images, test_images: the sizes of the training and test splits.
         mean, std: per-channel normalisation constants (training set, pixels in ``[0, 1]``).
         torchvision_class: the ``torchvision.datasets`` class that loads and downloads it.
         original_files: files, relative to the data root, whose presence means the
@@ -96,6 +97,8 @@ class DatasetSpec:
     channels: int
     image_size: int
     classes: tuple[str, ...]
+    train_images: int
+    test_images: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
     torchvision_class: str
@@ -130,6 +133,8 @@ _FASHION_MNIST_RAW = Path("FashionMNIST") / "raw"
 DATASETS: dict[str, DatasetSpec] = {
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
+        train_images=60_000,
+        test_images=10_000,
         title="Fashion-MNIST",
         channels=1,
         image_size=28,
@@ -149,6 +154,8 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     "cifar10": DatasetSpec(
         name="cifar10",
+        train_images=50_000,
+        test_images=10_000,
         title="CIFAR-10",
         channels=3,
         image_size=32,

@@ -42,6 +42,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..registry import lookup
+from .datasets import DatasetSpec, get_dataset_spec
 from .executors import DEFAULT_CHECKPOINT_DIR, Executor, LocalExecutor, ReportKind, RunReport, RunSink
 from .loading import LoadedDataset, load_dataset, make_loaders, stratified_split, stratified_subset
 from .locks import RunLockedError, run_lock
@@ -377,10 +378,12 @@ def plan_runs(
         models: only these models (run folder names, e.g. ``"quantum-L3"``); default all.
 
     Raises:
-        ValueError: unknown experiment, preset or model, or a bad seed list.
+        ValueError: unknown experiment, preset or model, a bad seed list, or a subset larger
+            than the split it is drawn from.
     """
     spec = get_experiment(experiment)
     chosen = get_preset(preset) if isinstance(preset, str) else preset
+    _check_sizes(chosen, get_dataset_spec(spec.dataset))
     given = None if seeds is None else validate_seeds(seeds)
     variants = spec.variants
     if models is not None:
@@ -392,6 +395,18 @@ def plan_runs(
         storage = _storage_experiment(spec.dataset, variant)
         runs += [RunSpec(storage, chosen, spec.dataset, variant, seed) for seed in validate_seeds(variant_seeds)]
     return runs
+
+
+def _check_sizes(preset: Preset, dataset: DatasetSpec) -> None:
+    """A preset's subsets fit the splits they are drawn from (known without loading the data)."""
+    held_out = preset.validation_size or 0
+    splits = (
+        ("train_size", preset.train_size, dataset.train_images - held_out, "training images"),
+        ("test_size", preset.test_size, held_out or dataset.test_images, "validation images" if held_out else "test images"),
+    )
+    for name, size, available, what in splits:
+        if size is not None and size > available:
+            raise ValueError(f"{name} {size} is more than the {available:,} {what} of {dataset.title}")
 
 
 def _subset(split: TensorDataset, size: int | None) -> TensorDataset:
