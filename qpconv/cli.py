@@ -174,6 +174,9 @@ def _data_root(root: str | None, wing: Any) -> Path:
     path = wing.datasets.resolve_data_root(root)
     if path.exists() and not path.is_dir():
         raise _UsageError(f"the data root {path} is a file, not a folder")
+    above = next((folder for folder in path.parents if folder.exists()), None)
+    if above is not None and not above.is_dir():
+        raise _UsageError(f"the data root {path} lies below {above}, which is a file")
     return path
 
 
@@ -293,6 +296,8 @@ def _data(args: argparse.Namespace, wing: Any) -> int:
 
 def _list(args: argparse.Namespace, wing: Any) -> int:
     experiments = wing.experiments
+    if Path(args.results_dir).exists() and not Path(args.results_dir).is_dir():
+        return _error("list", f"--results-dir {args.results_dir} is a file, not a folder", 2)
     print("experiments:")
     for experiment in experiments.EXPERIMENTS.values():
         models = ", ".join(variant.name for variant in experiment.variants)

@@ -367,6 +367,10 @@ def test_bad_folders_exit_2_before_any_epoch(tmp_path, capsys):
     assert f"the data root {a_file} is a file, not a folder" in capsys.readouterr().err
     assert main(["data", "prepare", "fashion-mnist", "--from", str(tmp_path), "--root", str(a_file)]) == 2
     assert f"the data root {a_file} is a file, not a folder" in capsys.readouterr().err
+    assert main(["data", "prepare", "fashion-mnist", "--from", str(tmp_path), "--root", str(a_file / "below")]) == 2
+    assert f"the data root {a_file / 'below'} lies below {a_file}, which is a file" in capsys.readouterr().err
+    assert main(["list", "--results-dir", str(a_file)]) == 2
+    assert f"qpconv list: error: --results-dir {a_file} is a file, not a folder" in capsys.readouterr().err
 
 
 def test_custom_values_are_stored_under_a_name_derived_from_them(recorded):
