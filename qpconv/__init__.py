@@ -12,6 +12,8 @@ wings. The **core**, what ``import qpconv`` loads (torch and nothing heavier):
 * :mod:`qpconv.dequantise`        a trained quantum layer as the quadratic forms it computes ("What makes it work?")
 * :mod:`qpconv.quadratic`         classical layers of the same form: normalised quadratic and linear
 * :mod:`qpconv.relaxation`        the quantum read-out with any unitary instead of the circuit's
+* :mod:`qpconv.noise`             gate noise simulated exactly, ``NoiseModel`` ("On a real quantum computer")
+* :mod:`qpconv.shots`             finite shots: outputs from sampled bitstrings ("On a real quantum computer")
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference; extra ``pennylane``)
 
 The **replication wing**, :mod:`qpconv.replication` (extra ``replication``): the paper's
@@ -24,6 +26,7 @@ from .circuits import ANSATZE, circuit_columns
 from .dequantise import dequantise
 from .encoding import MAX_QUBITS, amplitude_encode, qubits_for_channels
 from .layers import BACKENDS, QuantumPointwiseConv2d
+from .noise import NoiseModel
 from .quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d, QuadraticFormConv2d
 from .relaxation import UnitaryReadoutConv2d
 from .simulation import pauli_z_expectations, z_signs
@@ -34,6 +37,7 @@ __all__ = [
     "ANSATZE",
     "BACKENDS",
     "MAX_QUBITS",
+    "NoiseModel",
     "NormalisedLinearConv2d",
     "NormalisedQuadraticConv2d",
     "QuadraticFormConv2d",
