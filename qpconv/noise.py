@@ -15,10 +15,12 @@ as for the noiseless layer (:mod:`qpconv.dequantise`), and simulating the noise 
 costs no more per pixel: the ``n`` observables ``Z_i`` of each of the ``K`` circuits are
 evolved backwards through the adjoint channels once per step (``(K, n, 2**n, 2**n)``,
 independent of the pixels, differentiable in the angles by autograd), and all pixels are
-then one quadratic form each (:func:`qpconv.quadratic.quadratic_form`). A single-qubit
-channel or gate acts on one wire's ``(row bit, column bit)`` pair of an observable: the
-observables are reshaped so that this pair is one axis of 4 and multiplied by the
-channel's ``4 x 4`` Heisenberg transfer matrix; no ``4**n x 4**n`` superoperator is built.
+then one quadratic form each (:func:`qpconv.quadratic.quadratic_form`). A gate and the
+channels after it act on one or two wires: the observables are reshaped so that those
+wires' row and column bits form one axis of ``4`` (one wire) or ``16`` (two), which is
+multiplied by the ``4 x 4`` or ``16 x 16`` Heisenberg transfer matrix of gate and channels
+together (:func:`apply_on_wires`; single-qubit gates two wires at a time, to halve the
+passes over the observables); no ``4**n x 4**n`` superoperator is built.
 
 Channels (:class:`NoiseModel`), PennyLane's conventions, placed as in
 :func:`qpconv.pennylane_backend.build_noisy_qnode`, after every gate of
@@ -41,9 +43,13 @@ Read-out flips and global depolarising (the end-of-circuit channels) only scale 
 ``<Z_i>``, by ``(1 - 2f)(1 - lam)``; without gate noise the layer keeps its noiseless
 fast path and scales it. Finite shots are in :mod:`qpconv.shots`.
 
-Memory: ``K * n`` complex ``2**n x 2**n`` observables per step (and, for finite shots
-with gate noise, ``K * 2**n`` of them), kept by autograd for every gate; the noisy path
-is meant for the register sizes of the paper (up to :data:`MAX_NOISY_QUBITS`).
+Memory: ``K * n`` complex ``2**n x 2**n`` observables per step, kept by autograd for every
+gate (for finite shots with gate noise, also ``K * 2**n`` of them, without autograd); the
+noisy path is meant for the register sizes of the paper (up to :data:`MAX_NOISY_QUBITS`).
+
+Gradient of the noisy expectations: exact, by autograd through the evolution (the channels'
+probabilities are constants). With finite shots the gradient is straight-through (see
+:class:`~qpconv.layers.QuantumPointwiseConv2d`).
 """
 
 from __future__ import annotations
@@ -235,7 +241,7 @@ def apply_on_wires(observables: torch.Tensor, transfer: torch.Tensor, wires: tup
 
 
 def _two_qubit_unitary(gate: Gate, n_qubits: int, dtype: torch.dtype) -> torch.Tensor:
-    """The ``4 x 4`` unitary of a ``PERMUTE`` (CNOT) or ``PHASE`` (controlled phase) gate on its wires, ascending.
+    """The two-wire unitary of a ``PERMUTE`` (CNOT) or ``PHASE`` (controlled phase) gate, its wires ascending.
 
     Read off the stage's value on the four basis states of the two wires (the other bits 0):
     ``(4, 4)`` for a CNOT, ``(K, 4, 4)`` for controlled phases.
