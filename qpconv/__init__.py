@@ -12,19 +12,23 @@ wings. The **core**, what ``import qpconv`` loads (torch and nothing heavier):
 * :mod:`qpconv.dequantise`        a trained quantum layer as the quadratic forms it computes ("What makes it work?")
 * :mod:`qpconv.quadratic`         classical layers of the same form: normalised quadratic and linear
 * :mod:`qpconv.relaxation`        the quantum read-out with any unitary instead of the circuit's
+* :mod:`qpconv.noise`             gate noise simulated exactly, ``NoiseModel`` ("On a real quantum computer")
+* :mod:`qpconv.shots`             finite shots: outputs from sampled bitstrings ("On a real quantum computer")
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference; extra ``pennylane``)
 * :mod:`qpconv.surgery`           ``swap_pointwise``: quantum layers in place of a model's 1x1 convolutions
+* :mod:`qpconv.hardware_cost`     gate counts, executions and QPU time of the layer on hardware (extra ``pennylane``)
 
 The **replication wing**, :mod:`qpconv.replication` (extra ``replication``): the paper's
 data, models, training, experiments, figures and claims. The core never imports it.
-The face: :mod:`qpconv.cli` (the ``qpconv`` command) and :mod:`qpconv.bench`
-(``qpconv bench``, chapter 6).
+The face: :mod:`qpconv.cli` (the ``qpconv`` command), :mod:`qpconv.bench`
+(``qpconv bench``, chapter 6) and :mod:`qpconv.bench_scaling` (``qpconv bench --scaling``).
 """
 
 from .circuits import ANSATZE, circuit_columns
 from .dequantise import dequantise
 from .encoding import MAX_QUBITS, amplitude_encode, qubits_for_channels
 from .layers import BACKENDS, QuantumPointwiseConv2d
+from .noise import NoiseModel
 from .quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d, QuadraticFormConv2d
 from .relaxation import UnitaryReadoutConv2d
 from .simulation import pauli_z_expectations, z_signs
@@ -37,6 +41,7 @@ __all__ = [
     "BACKENDS",
     "MAX_QUBITS",
     "BiasedQuantumPointwiseConv2d",
+    "NoiseModel",
     "NormalisedLinearConv2d",
     "NormalisedQuadraticConv2d",
     "QuadraticFormConv2d",

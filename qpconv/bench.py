@@ -11,6 +11,11 @@ circuits, a batch of 128 feature maps of 7x7 = 6272 pixels):
 * PennyLane ``default.qubit`` pixel by pixel with the parameter-shift rule (the paper's
   recipe), timed on a few pixels and one circuit and extrapolated (labelled);
 * a classical ``nn.Conv2d(64, 64, 1)``;
+* the exact layer with gate noise (:data:`BENCH_NOISE`: depolarising after every gate,
+  simulated exactly, :mod:`qpconv.noise`) and with 1,000 shots per pixel and circuit
+  (:mod:`qpconv.shots`), float32;
+* PennyLane ``default.mixed`` with the same noise, broadcast over a few pixels with backprop,
+  timed on one circuit and extrapolated (labelled);
 
 plus the machine's measured float32 matrix-product throughput and the exact
 layer's fraction of it. Speed is reported, never asserted: this is a benchmark,
@@ -32,8 +37,12 @@ from torch import nn
 
 from . import cpu_kernels
 from .layers import QuantumPointwiseConv2d
+from .noise import NoiseModel
 
-__all__ = ["BenchConfig", "BenchRow", "BenchSummary", "format_table", "main", "run_benchmark"]
+__all__ = ["BENCH_NOISE", "BenchConfig", "BenchRow", "BenchSummary", "format_table", "main", "run_benchmark"]
+
+BENCH_NOISE = NoiseModel(single_qubit_depolarizing=1e-3, two_qubit_depolarizing=1e-2)
+"""The noise of the noisy rows: depolarising after every gate, at rates of today's devices."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class BenchConfig:
         pennylane_batch: feature maps of ``height x width`` for the broadcast PennyLane rows
             (they are slow; their time per pixel is what is reported).
         shift_pixels: pixels of the per-pixel parameter-shift rows (extrapolated).
+        shots: shots per pixel and circuit of the shot-sampled row.
+        mixed_pixels: pixels of the PennyLane ``default.mixed`` rows (one circuit, extrapolated).
     """
 
     in_channels: int = 64
@@ -58,13 +69,15 @@ class BenchConfig:
     repeats: int = 10
     pennylane_batch: int = 128
     shift_pixels: int = 2
+    shots: int = 1000
+    mixed_pixels: int = 8
 
     @property
     def pixels(self) -> int:
         return self.batch * self.height * self.width
 
 
-QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1)
+QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2)
 """The book's quick run: the reference layer and batch for the exact and classical rows (so their
 figures are those of ``qpconv bench``), fewer repeats, and PennyLane timed on 98 pixels."""
 
@@ -94,6 +107,10 @@ class BenchSummary:
         fraction_of_peak: ``exact_gflops / gemm_gflops``.
         speedup_vs_pennylane: best PennyLane forward+backward time over the exact float32 one
             (``None`` without PennyLane: ``pip install 'qpconv[pennylane]'``).
+        noise_overhead: the noisy exact layer's forward+backward time over the noiseless one's.
+        shots_overhead: the shot-sampled layer's forward+backward time over the noiseless one's.
+        noisy_speedup_vs_default_mixed: PennyLane ``default.mixed`` forward+backward time per
+            pixel over the noisy exact layer's (``None`` without PennyLane).
         n_qubits, n_circuits, pixels: the benchmarked layer and batch.
         threads: torch CPU threads.
         cpu_kernels: whether the fused CPU kernels of :mod:`qpconv.cpu_kernels` ran.
@@ -103,6 +120,9 @@ class BenchSummary:
     exact_gflops: float
     fraction_of_peak: float
     speedup_vs_pennylane: float | None
+    noise_overhead: float
+    shots_overhead: float
+    noisy_speedup_vs_default_mixed: float | None
     n_qubits: int
     n_circuits: int
     pixels: int
@@ -179,6 +199,30 @@ def _parameter_shift_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) ->
     ]
 
 
+def _default_mixed_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> list[BenchRow]:
+    """PennyLane ``default.mixed`` with :data:`BENCH_NOISE`, one circuit on a few pixels, extrapolated to the layer."""
+    from .pennylane_backend import build_noisy_qnode, pennylane_expectations
+
+    qnode = build_noisy_qnode(layer.ansatz, layer.n_qubits, BENCH_NOISE, "backprop")
+    pixels = torch.randn(config.mixed_pixels, config.in_channels, requires_grad=True)
+    weights = layer.weights[:1].detach().clone().requires_grad_(True)
+
+    def forward() -> None:
+        with torch.no_grad():
+            pennylane_expectations(pixels, weights, qnode)
+
+    def forward_backward() -> None:
+        pennylane_expectations(pixels, weights, qnode).sum().backward()
+
+    scale = layer.n_circuits * config.pixels / config.mixed_pixels
+    note = f"same noise; timed on {config.mixed_pixels} pixels (broadcast) x 1 circuit, extrapolated x{scale:.0f}"
+    name = "PennyLane default.mixed, noisy, broadcast, backprop"
+    return [
+        BenchRow(name, "forward", _best_time(forward, 1, 0) * scale, config.pixels, note),
+        BenchRow(name, "forward+backward", _best_time(forward_backward, 1, 0) * scale, config.pixels, note),
+    ]
+
+
 def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], BenchSummary]:
     """Run every measurement of the table.
 
@@ -198,6 +242,12 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         layer = QuantumPointwiseConv2d(config.in_channels, config.out_channels, config.n_layers, dtype=dtype)
         x = torch.randn(shape, dtype=dtype, requires_grad=True)
         rows += _time_module(f"qpconv exact ({str(dtype).removeprefix('torch.')})", layer, x, config.repeats)
+    noisy = QuantumPointwiseConv2d(config.in_channels, config.out_channels, config.n_layers, noise=BENCH_NOISE)
+    sampled = QuantumPointwiseConv2d(config.in_channels, config.out_channels, config.n_layers, shots=config.shots)
+    x = torch.randn(shape, requires_grad=True)
+    rows += _time_module("qpconv exact + gate noise (float32)", noisy, x, config.repeats, "depolarising after every gate")
+    note = "no gate noise; straight-through gradient; 1 round (sampling dominates)"
+    rows += _time_module(f"qpconv exact, {config.shots} shots (float32)", sampled, x, 1, note)
     peak = max(peak_before, gemm_gflops(repeats=config.repeats))
     classical = nn.Conv2d(config.in_channels, config.out_channels, 1, bias=False)
     rows += _time_module("classical nn.Conv2d 1x1 (float32)", classical, torch.randn(shape, requires_grad=True), config.repeats)
@@ -216,9 +266,14 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
             f"float32 inputs, {pennylane_pixels} pixels in one broadcast QNode call per circuit",
         )
         rows += _parameter_shift_rows(config, broadcast)
+        rows += _default_mixed_rows(config, noisy)
 
-    exact = next(r for r in rows if r.method == "qpconv exact (float32)" and r.pass_ == "forward+backward")
-    pennylane = [r.us_per_pixel for r in rows if r.method.startswith("PennyLane") and r.pass_ == "forward+backward"]
+    def fwd_bwd(method: str) -> BenchRow:
+        return next(r for r in rows if r.method.startswith(method) and r.pass_ == "forward+backward")
+
+    exact, noisy_row = fwd_bwd("qpconv exact (float32)"), fwd_bwd("qpconv exact + gate noise")
+    mixed = [r for r in rows if r.method.startswith("PennyLane default.mixed") and r.pass_ == "forward+backward"]
+    pennylane = [r.us_per_pixel for r in rows if r.method.startswith("PennyLane default.qubit") and r.pass_ == "forward+backward"]
     n_qubits = layer.n_qubits
     flops = 3 * 2 * config.pixels * config.in_channels * 2 * layer.n_circuits * 2**n_qubits
     exact_gflops = flops / exact.seconds / 1e9
@@ -227,6 +282,9 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         exact_gflops=exact_gflops,
         fraction_of_peak=exact_gflops / peak,
         speedup_vs_pennylane=min(pennylane) / exact.us_per_pixel if pennylane else None,
+        noise_overhead=noisy_row.us_per_pixel / exact.us_per_pixel,
+        shots_overhead=fwd_bwd("qpconv exact, ").us_per_pixel / exact.us_per_pixel,
+        noisy_speedup_vs_default_mixed=mixed[0].us_per_pixel / noisy_row.us_per_pixel if mixed else None,
         n_qubits=n_qubits,
         n_circuits=layer.n_circuits,
         pixels=config.pixels,
@@ -255,7 +313,14 @@ def format_table(rows: list[BenchRow], summary: BenchSummary) -> str:
         f"exact float32 vs best PennyLane path:    {summary.speedup_vs_pennylane:8.0f}x faster (forward+backward)"
         if summary.speedup_vs_pennylane is not None
         else "PennyLane rows left out: PennyLane is not installed (pip install 'qpconv[pennylane]')",
+        f"gate noise, exact:                       {summary.noise_overhead:8.1f}x the noiseless layer (forward+backward)",
+        f"shots, sampled:                          {summary.shots_overhead:8.1f}x the noiseless layer (forward+backward)",
     ]
+    if summary.noisy_speedup_vs_default_mixed is not None:
+        lines.append(
+            f"noisy exact vs PennyLane default.mixed:  {summary.noisy_speedup_vs_default_mixed:8.0f}x faster per pixel "
+            "(forward+backward, same noise)"
+        )
     return "\n".join(lines)
 
 

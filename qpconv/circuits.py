@@ -9,6 +9,15 @@ a controlled-phase chain). Up to 8 qubits a layer of single-qubit gates is
 applied as one dense Kronecker matrix (a handful of large operations per
 block); above that, wire by wire, so memory stays ``O(2**n * C)`` per circuit.
 
+The same circuits are also described gate by gate (:func:`circuit_gates`: one
+:class:`Gate` per layer of single-qubit gates and per two-qubit gate, with the wires
+it acts on), for :mod:`qpconv.noise`, which puts noise channels after every gate.
+There a CNOT chain is one ``PERMUTE`` stage per CNOT, a controlled-phase chain one
+``PHASE`` stage per controlled phase, and the circuit-centric ``G`` its three gates
+``RZ(alpha)``, ``RX(beta)``, ``RZ(gamma)`` as PennyLane queues them
+(:mod:`qpconv.pennylane_backend`); the strongly entangling ``Rot`` stays one gate, as
+in PennyLane's template.
+
 Conventions (identical to PennyLane):
 
 * basis index ``j = sum_w b_w 2**(n-1-w)``: **wire 0 is the most significant bit**;
@@ -50,7 +59,7 @@ import torch
 
 from .registry import lookup
 
-__all__ = ["ANSATZE", "Ansatz", "Stage", "StageKind", "circuit_columns", "entangler_pairs", "get_ansatz"]
+__all__ = ["ANSATZE", "Ansatz", "Gate", "Stage", "StageKind", "circuit_columns", "circuit_gates", "entangler_pairs", "get_ansatz"]
 
 
 def entangler_pairs(n_qubits: int, layer: int) -> list[tuple[int, int]]:
@@ -84,6 +93,12 @@ def _rz_rx_rz_matrices(alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Ten
     return _rot_matrices(alpha + half_pi, beta, gamma - half_pi)
 
 
+def _rz_matrices(angle: torch.Tensor) -> torch.Tensor:
+    """``RZ(angle)`` -> ``(*S, 2, 2)`` complex."""
+    zero = torch.zeros_like(angle)
+    return _rot_matrices(angle, zero, zero)
+
+
 def _rx_matrices(angle: torch.Tensor) -> torch.Tensor:
     """``RX(angle)`` -> ``(*S, 2, 2)`` complex."""
     zero = torch.zeros_like(angle)
@@ -108,6 +123,20 @@ class Stage(NamedTuple):
     value: torch.Tensor
 
 
+class Gate(NamedTuple):
+    """One gate of a circuit described gate by gate (see :func:`circuit_gates`).
+
+    Attributes:
+        stage: what it does; a ``LOCAL`` stage is one single-qubit gate on every wire at once
+            (gates on distinct wires, so noise after each of them is noise on every wire after
+            the stage); a ``PERMUTE`` or ``PHASE`` stage is one two-qubit gate.
+        wires: the wires it acts on: all of them for ``LOCAL``, ``(control, target)`` otherwise.
+    """
+
+    stage: Stage
+    wires: tuple[int, ...]
+
+
 _KRON_MAX_QUBITS = 8
 """Up to this many qubits a layer of single-qubit gates is applied as one dense Kronecker
 matrix (few large operations: fastest); beyond it, wire by wire (memory O(2**n * C))."""
@@ -117,13 +146,17 @@ def _bit(index: torch.Tensor, wire: int, n_qubits: int) -> torch.Tensor:
     return (index >> (n_qubits - 1 - wire)) & 1
 
 
+def _cnot_flip(index: torch.Tensor, control: int, target: int, n_qubits: int) -> torch.Tensor:
+    """Row gather index of one ``CNOT(control, target)`` on basis indices ``index``: ``new = old[flip]``."""
+    return index ^ (_bit(index, control, n_qubits) << (n_qubits - 1 - target))
+
+
 def _cnot_permutation(n_qubits: int, layer: int, device: torch.device) -> torch.Tensor:
     """Row gather index realising block ``layer``'s CNOT chain: ``new = old[perm]``."""
     index = torch.arange(2**n_qubits, device=device)
     perm = index.clone()
     for control, target in entangler_pairs(n_qubits, layer):
-        flipped = index ^ (_bit(index, control, n_qubits) << (n_qubits - 1 - target))
-        perm = perm[flipped]
+        perm = perm[_cnot_flip(index, control, target, n_qubits)]
     return perm
 
 
@@ -164,6 +197,40 @@ def _circuit_centric(weights: torch.Tensor) -> list[Stage]:
             stages.append(Stage(StageKind.PHASE, weights[:, layer, : len(exponents), 3] @ exponents))
         stages.append(Stage(StageKind.LOCAL, rx[:, layer]))
     return stages
+
+
+def _strongly_entangling_gates(weights: torch.Tensor) -> list[Gate]:
+    n_layers, n_qubits = weights.shape[1], weights.shape[2]
+    rot = _rot_matrices(weights[..., 0], weights[..., 1], weights[..., 2])  # (K, L, n, 2, 2)
+    index = torch.arange(2**n_qubits, device=weights.device)
+    every_wire = tuple(range(n_qubits))
+    gates: list[Gate] = []
+    for layer in range(n_layers):
+        gates.append(Gate(Stage(StageKind.LOCAL, rot[:, layer]), every_wire))
+        for control, target in entangler_pairs(n_qubits, layer):
+            gates.append(Gate(Stage(StageKind.PERMUTE, _cnot_flip(index, control, target, n_qubits)), (control, target)))
+    return gates
+
+
+def _product_gates(weights: torch.Tensor) -> list[Gate]:
+    every_wire = tuple(range(weights.shape[2]))
+    return [Gate(stage, every_wire) for stage in _product(weights)]
+
+
+def _circuit_centric_gates(weights: torch.Tensor) -> list[Gate]:
+    n_layers, n_qubits = weights.shape[1], weights.shape[2]
+    rz_alpha, rx_beta, rz_gamma = _rz_matrices(weights[..., 0]), _rx_matrices(weights[..., 1]), _rz_matrices(weights[..., 2])
+    rx_epsilon = _rx_matrices(weights[..., 4])
+    every_wire = tuple(range(n_qubits))
+    gates: list[Gate] = []
+    for layer in range(n_layers):
+        gates += [Gate(Stage(StageKind.LOCAL, gate[:, layer]), every_wire) for gate in (rz_alpha, rx_beta, rz_gamma)]
+        exponents = _controlled_phase_exponents(n_qubits, layer, weights.device).to(weights.dtype)
+        for index, pair in enumerate(entangler_pairs(n_qubits, layer)):
+            phases = weights[:, layer, index, 3, None] * exponents[index]  # (K, 2**n)
+            gates.append(Gate(Stage(StageKind.PHASE, phases), pair))
+        gates.append(Gate(Stage(StageKind.LOCAL, rx_epsilon[:, layer]), every_wire))
+    return gates
 
 
 def _kron_pair(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -244,12 +311,15 @@ class Ansatz:
         stages: ``weights (K, L, n, p) -> list of stages`` describing the circuit (see ``_run_stages``).
         ineffective: ``(L, n) -> (L, n, p)`` boolean mask of the angles that change no
             ``<Z_i>`` whatever the other angles are (a test perturbs them and checks).
+        gates: ``weights (K, L, n, p) -> list of gates``: the same circuit gate by gate
+            (see :func:`circuit_gates`).
     """
 
     name: str
     params_per_qubit: int
     stages: Callable[[torch.Tensor], list[Stage]]
     ineffective: Callable[[int, int], torch.Tensor]
+    gates: Callable[[torch.Tensor], list[Gate]]
 
     def weight_shape(self, n_layers: int, n_qubits: int) -> tuple[int, int, int]:
         """Shape ``(L, n, p)`` of one circuit's weights."""
@@ -257,15 +327,45 @@ class Ansatz:
 
 
 ANSATZE: dict[str, Ansatz] = {
-    "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling, _last_final_rz),
-    "product": Ansatz("product", 3, _product, _last_final_rz),
-    "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric, _every_angle_counts),
+    "strongly_entangling": Ansatz("strongly_entangling", 3, _strongly_entangling, _last_final_rz, _strongly_entangling_gates),
+    "product": Ansatz("product", 3, _product, _last_final_rz, _product_gates),
+    "circuit_centric": Ansatz("circuit_centric", 5, _circuit_centric, _every_angle_counts, _circuit_centric_gates),
 }
 
 
 def get_ansatz(name: str) -> Ansatz:
     """Look up an ansatz by name; ``ValueError`` listing the valid names otherwise."""
     return lookup(ANSATZE, name, "ansatz")
+
+
+def _checked_batch(ansatz: Ansatz, weights: torch.Tensor) -> torch.Tensor:
+    """``weights`` as a batch ``(K, L, n, p)`` (a ``(L, n, p)`` one gets ``K = 1``); ``ValueError`` for another shape."""
+    if weights.dim() == 3:
+        weights = weights.unsqueeze(0)
+    if weights.dim() != 4 or weights.shape[-1] != ansatz.params_per_qubit:
+        raise ValueError(
+            f"{ansatz.name} weights must have shape (K, L, n, {ansatz.params_per_qubit}), got {tuple(weights.shape)}"
+        )
+    return weights
+
+
+def circuit_gates(ansatz: str | Ansatz, weights: torch.Tensor) -> list[Gate]:
+    """The circuits of a batch gate by gate, in the order they act (for noise after every gate).
+
+    Args:
+        ansatz: name or :class:`Ansatz`.
+        weights: real tensor ``(K, L, n, p)`` or ``(L, n, p)`` (then ``K = 1``).
+
+    Returns:
+        :class:`Gate` s in circuit order: ``LOCAL`` values ``(K, n, 2, 2)`` (one single-qubit
+        gate per wire), ``PERMUTE`` values ``(2**n,)`` (one CNOT), ``PHASE`` values ``(K, 2**n)``
+        (one controlled phase). Their product is the unitary of :func:`circuit_columns`.
+
+    Raises:
+        ValueError: ``weights`` has another shape.
+    """
+    ansatz = get_ansatz(ansatz) if isinstance(ansatz, str) else ansatz
+    return ansatz.gates(_checked_batch(ansatz, weights))
 
 
 def circuit_columns(ansatz: str | Ansatz, weights: torch.Tensor, n_columns: int | None = None) -> torch.Tensor:
@@ -282,12 +382,7 @@ def circuit_columns(ansatz: str | Ansatz, weights: torch.Tensor, n_columns: int 
     """
     ansatz = get_ansatz(ansatz) if isinstance(ansatz, str) else ansatz
     unbatched = weights.dim() == 3
-    if unbatched:
-        weights = weights.unsqueeze(0)
-    if weights.dim() != 4 or weights.shape[-1] != ansatz.params_per_qubit:
-        raise ValueError(
-            f"{ansatz.name} weights must have shape (K, L, n, {ansatz.params_per_qubit}), got {tuple(weights.shape)}"
-        )
+    weights = _checked_batch(ansatz, weights)
     n_qubits = weights.shape[2]
     dim = 2**n_qubits
     n_columns = dim if n_columns is None else n_columns

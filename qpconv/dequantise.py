@@ -23,6 +23,12 @@ circuit commute (one basis, the columns of ``U^dagger``, diagonalises them all),
 ``|(U x)_k|^2``. A trained layer's forms are therefore special: ``K`` shared bases,
 ``+-1`` spectra. Classical layers of the same form without those constraints are in
 :mod:`qpconv.quadratic`.
+
+A layer with a :class:`~qpconv.noise.NoiseModel` computes the same kind of form with
+``U^dagger Z_i U`` replaced by ``E^dagger(Z_i)``, the observable evolved backwards through
+the noisy circuit (:mod:`qpconv.noise`): :func:`form_matrices`, :func:`full_observables`
+and :func:`dequantise` return the noisy ones for such a layer (none of the properties
+above then hold: noise shrinks the spectra), the expectations without shot noise.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import torch
 
 from .circuits import circuit_columns
 from .layers import QuantumPointwiseConv2d
+from .noise import noisy_forms, noisy_observables
 from .quadratic import QuadraticFormConv2d
 from .simulation import z_signs
 
@@ -47,7 +54,12 @@ def form_matrices(layer: QuantumPointwiseConv2d) -> torch.Tensor:
 
     Channel ``c = k * n + i`` is wire ``i`` of circuit ``k``, trimmed to ``C_out`` as the
     layer trims its outputs; computed in the layer's dtype (float64 for float64 layers).
+    With ``layer.noise``, the noisy forms (leading block of ``Re E^dagger(Z_i)``).
     """
+    if layer.noise is not None:
+        with torch.no_grad():
+            forms = noisy_forms(layer.ansatz, layer.weights.detach(), layer.in_channels, layer.noise)
+        return forms.reshape(-1, layer.in_channels, layer.in_channels)[: layer.out_channels]
     columns = _columns(layer)  # (K, 2**n, C)
     signs = z_signs(layer.n_qubits, columns.real.dtype, columns.device)  # (2**n, n)
     real, imag = columns.real, columns.imag
@@ -56,7 +68,13 @@ def form_matrices(layer: QuantumPointwiseConv2d) -> torch.Tensor:
 
 
 def full_observables(layer: QuantumPointwiseConv2d) -> torch.Tensor:
-    """``U_k^dagger Z_i U_k`` on all ``2**n`` basis states, ``(K, n, 2**n, 2**n)`` complex (Hermitian)."""
+    """``U_k^dagger Z_i U_k`` on all ``2**n`` basis states, ``(K, n, 2**n, 2**n)`` complex (Hermitian).
+
+    With ``layer.noise``, ``E_k^dagger(Z_i)``, the observables evolved through the noisy circuits.
+    """
+    if layer.noise is not None:
+        with torch.no_grad():
+            return noisy_observables(layer.ansatz, layer.weights.detach(), layer.noise)
     unitaries = _columns(layer, 2**layer.n_qubits)  # (K, 2**n, 2**n)
     signs = z_signs(layer.n_qubits, unitaries.real.dtype, unitaries.device).to(unitaries.dtype)
     return torch.einsum("kja,ji,kjb->kiab", unitaries.conj(), signs, unitaries)

@@ -11,7 +11,10 @@ from torch import nn
 from ._optional import require_installed
 from .circuits import circuit_columns, get_ansatz
 from .encoding import check_qubit_count, qubits_for_channels
+from .noise import MAX_NOISY_QUBITS, NoiseModel, noisy_forms
 from .pixelwise import PixelwiseConv2d, check_channels
+from .quadratic import quadratic_form
+from .shots import check_shots, sampled_expectations
 from .simulation import pauli_z_expectations
 
 __all__ = ["BACKENDS", "QuantumPointwiseConv2d"]
@@ -54,6 +57,22 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         diff_method: PennyLane differentiation method, e.g. ``"parameter-shift"``, ``"backprop"``.
         device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``);
             float16 and bfloat16 layers compute in float32 internally and return their own dtype.
+        noise: a :class:`~qpconv.noise.NoiseModel` of a real device, simulated exactly (the
+            outputs are the expectations of the noisy circuits, :mod:`qpconv.noise`); ``None``
+            (default): noiseless, the exact path bit for bit. Exact backend only.
+        shots: runs per pixel and circuit: the outputs are then sample means of ``shots``
+            sampled bitstrings (:mod:`qpconv.shots`), in training and evaluation alike, as a
+            device would give them (set ``layer.shots = None`` to evaluate the expectations).
+            ``None`` (default): exact expectations. Exact backend only.
+        generator: the ``torch.Generator`` of the shots' draws (on the layer's device); default
+            torch's global generator.
+
+    Gradient with ``shots``: straight-through. The forward pass returns the sample means; the
+    backward pass is the exact gradient of the expectations (noisy if ``noise`` is set), the
+    mean of the sample means' gradient in the limit of many shots. The sample means
+    themselves are piecewise constant in the angles and inputs (zero gradient almost
+    everywhere); the parameter-shift rule on hardware estimates the same exact gradient
+    with shots of its own, so its noise, not this one, is what training on a device adds.
 
     Attributes:
         weights (nn.Parameter): ``(n_circuits, n_layers, n_qubits, p)``; ``p = 3`` for the
@@ -85,17 +104,29 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         diff_method: str = "best",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        noise: NoiseModel | None = None,
+        shots: int | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
         super().__init__(in_channels, out_channels)
         check_channels(n_layers=n_layers)
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
+        if noise is not None and not isinstance(noise, NoiseModel):
+            raise ValueError(f"noise must be a qpconv.NoiseModel or None, got {type(noise).__name__}")
+        check_shots(shots)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        if backend != "exact" and (noise is not None or shots is not None):
+            raise ValueError(f"noise and shots are simulated by backend='exact', not backend={backend!r}")
         if backend == "pennylane":
             require_installed(("pennylane",), extra="pennylane", feature="QuantumPointwiseConv2d(backend='pennylane')")
         self._ansatz = get_ansatz(ansatz)
         if n_qubits is None:
             n_qubits = qubits_for_channels(in_channels)
         check_qubit_count(n_qubits, in_channels)
+        if (shots is not None or (noise is not None and noise.gate_noise)) and n_qubits > MAX_NOISY_QUBITS:
+            raise ValueError(f"noise and shots are simulated for at most {MAX_NOISY_QUBITS} qubits, got n_qubits={n_qubits}")
         self.n_layers = n_layers
         self.n_qubits = n_qubits
         self.n_circuits = math.ceil(out_channels / n_qubits)
@@ -103,6 +134,9 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         self.backend = backend
         self.pennylane_device = pennylane_device
         self.diff_method = diff_method
+        self.noise = noise
+        self.shots = shots
+        self.generator = generator
         shape = (self.n_circuits, *self._ansatz.weight_shape(n_layers, n_qubits))
         self.weights = nn.Parameter(torch.empty(shape, device=device, dtype=dtype))
         self.reset_parameters()
@@ -128,25 +162,44 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         nn.init.uniform_(self.weights, 0.0, 2 * math.pi)
 
     def extra_repr(self) -> str:
+        noise = "" if self.noise is None else f", noise={self.noise}"
+        shots = "" if self.shots is None else f", shots={self.shots}"
         return (
             f"{self.in_channels}, {self.out_channels}, n_layers={self.n_layers}, ansatz={self.ansatz!r}, "
-            f"n_qubits={self.n_qubits}, n_circuits={self.n_circuits}, backend={self.backend!r}"
+            f"n_qubits={self.n_qubits}, n_circuits={self.n_circuits}, backend={self.backend!r}{noise}{shots}"
         )
 
     def expectations(self, pixels: torch.Tensor) -> torch.Tensor:
         """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``.
 
-        Half-precision layers (float16, bfloat16) compute in float32 and return their own dtype.
+        With :attr:`noise`, those of the noisy circuits; with :attr:`shots`, their sample means
+        (straight-through gradient, see the class docstring). Half-precision layers (float16,
+        bfloat16) compute in float32 and return their own dtype.
         """
         compute = torch.float32 if self.weights.dtype in HALF_DTYPES else self.weights.dtype
         weights, inputs = self.weights.to(compute), pixels.to(compute)
+        if self.shots is None:
+            return self._expectations(inputs, weights).to(pixels.dtype)
+        out = sampled_expectations(inputs, self._ansatz, weights, self.shots, self.noise, self.generator)
+        if torch.is_grad_enabled() and (weights.requires_grad or inputs.requires_grad):
+            exact = self._expectations(inputs, weights)
+            out = out + (exact - exact.detach())  # forward: the sample means exactly; backward: d<Z_i>
+        return out.to(pixels.dtype)
+
+    def _expectations(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Exact (noisy if :attr:`noise` is set) ``<Z_i>``, ``(P, K, n)``, in the compute dtype."""
+        if self.noise is not None and self.noise.gate_noise:
+            forms = noisy_forms(self._ansatz, weights, self.in_channels, self.noise)  # (K, n, C, C)
+            values = quadratic_form(inputs, forms.reshape(-1, self.in_channels, self.in_channels))
+            return values.view(-1, self.n_circuits, self.n_qubits)
         if self.backend == "exact":
             out = pauli_z_expectations(inputs, circuit_columns(self._ansatz, weights, self.in_channels))
         else:
             from .pennylane_backend import pennylane_expectations
 
             out = pennylane_expectations(inputs, weights, self._qnode_for_backend())
-        return out.to(pixels.dtype)
+        # without gate noise, read-out flips and global depolarising scale every <Z_i> (qpconv.noise)
+        return out if self.noise is None else out * self.noise.z_scale
 
     def pixel_map(self, pixels: torch.Tensor) -> torch.Tensor:
         """Output channels of rows of pixels: ``(P, C_in)`` -> ``(P, C_out)``, circuit by circuit, trimmed."""

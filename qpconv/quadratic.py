@@ -44,13 +44,21 @@ def normalise_rows(pixels: torch.Tensor) -> torch.Tensor:
     return scaled / torch.where(norm > 0, norm, torch.ones_like(norm))
 
 
+_CHUNK_ELEMENTS = 2**24
+"""Rows of :func:`quadratic_form` are evaluated in chunks whose ``(rows, O, C)`` intermediate
+holds at most this many elements (one chunk for the layers' usual sizes)."""
+
+
 def quadratic_form(pixels: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """``x^T M_c x / ||x||^2`` for every row ``x`` of ``pixels`` ``(P, C)`` and matrix ``M_c`` of ``(O, C, C)`` -> ``(P, O)``.
 
-    0 (with zero gradient) for an all-zero row.
+    0 (with zero gradient) for an all-zero row. Rows are evaluated in chunks, so that memory
+    stays bounded for many forms (e.g. the ``K * 2**n`` outcome forms of :mod:`qpconv.shots`).
     """
     unit = normalise_rows(pixels)
-    return torch.einsum("pc,ocd,pd->po", unit, matrices, unit)
+    per_chunk = max(1, _CHUNK_ELEMENTS // max(1, matrices.shape[0] * matrices.shape[1]))
+    parts = [torch.einsum("pc,ocd,pd->po", rows, matrices, rows) for rows in unit.split(per_chunk)]
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 class QuadraticFormConv2d(PixelwiseConv2d):
