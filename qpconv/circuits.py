@@ -126,11 +126,10 @@ class Stage(NamedTuple):
 class Gate(NamedTuple):
     """One gate of a circuit described gate by gate (see :func:`circuit_gates`).
 
-    Attributes:
-        stage: what it does; a ``LOCAL`` stage is one single-qubit gate on every wire at once
-            (gates on distinct wires, so noise after each of them is noise on every wire after
-            the stage); a ``PERMUTE`` or ``PHASE`` stage is one two-qubit gate.
-        wires: the wires it acts on: all of them for ``LOCAL``, ``(control, target)`` otherwise.
+    ``stage`` is what it does: a ``LOCAL`` stage is one single-qubit gate on every wire at
+    once (gates on distinct wires, so noise after each of them is noise on every wire after
+    the stage); a ``PERMUTE`` or ``PHASE`` stage is one two-qubit gate. ``wires`` are the
+    wires it acts on, all of them for ``LOCAL``, ``(control, target)`` otherwise.
     """
 
     stage: Stage

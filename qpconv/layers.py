@@ -172,7 +172,7 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
     def expectations(self, pixels: torch.Tensor) -> torch.Tensor:
         """``<Z_i>`` of every circuit on rows of ``pixels`` ``(P, C_in)`` -> ``(P, n_circuits, n_qubits)``.
 
-        With :attr:`noise`, those of the noisy circuits; with :attr:`shots`, their sample means
+        With ``noise``, those of the noisy circuits; with ``shots``, their sample means
         (straight-through gradient, see the class docstring). Half-precision layers (float16,
         bfloat16) compute in float32 and return their own dtype.
         """
@@ -187,7 +187,7 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         return out.to(pixels.dtype)
 
     def _expectations(self, inputs: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Exact (noisy if :attr:`noise` is set) ``<Z_i>``, ``(P, K, n)``, in the compute dtype."""
+        """Exact (noisy if ``noise`` is set) ``<Z_i>``, ``(P, K, n)``, in the compute dtype."""
         if self.noise is not None and self.noise.gate_noise:
             forms = noisy_forms(self._ansatz, weights, self.in_channels, self.noise)  # (K, n, C, C)
             values = quadratic_form(inputs, forms.reshape(-1, self.in_channels, self.in_channels))

@@ -75,8 +75,8 @@ __all__ = [
 ]
 
 MAX_NOISY_QUBITS = 10
-"""Largest register of a noisy layer: its ``K * n`` observables of ``4**n`` complex entries
-each, one set per gate kept by autograd, outgrow memory beyond it."""
+"""Largest register of a noisy layer; beyond it the ``K * n`` observables of ``4**n`` complex
+entries each, one set per gate kept by autograd, outgrow memory."""
 
 _PAULI_X = ((0, 1), (1, 0))
 _PAULI_Y = ((0, -1j), (1j, 0))

@@ -15,7 +15,7 @@ and hands them, with the per-run code (a :data:`Trainer`), to an executor:
     on disk. Results are written by the driver, atomically and in the same layout as the
     local executor's, so workers need no shared file system: a task sends its log lines,
     its ``metrics.csv``/``config.json`` after every epoch and its trained model through a
-    :class:`ray.util.queue.Queue` whose actor lives on the driver's node, and the driver
+    ``ray.util.queue.Queue`` whose actor lives on the driver's node, and the driver
     writes what arrives. Checkpoints go to the ``checkpoint_dir`` given, which must then be
     a path that every node shares (NFS, a mounted bucket), or else to a folder local to
     each worker's node (:func:`worker_checkpoint_dir`). A task whose worker dies is
@@ -121,7 +121,7 @@ class RunSink(Protocol):
 
 
 Trainer = Callable[["RunSpec", "LoadedDataset", RunSink, Path, torch.device, bool], RunReport]
-"""The per-run code: ``trainer(run, data, sink, checkpoint_dir, device, progress)`` trains one run and reports it.
+"""The per-run code, called as ``trainer(run, data, sink, checkpoint_dir, device, progress)``; it trains one run and reports it.
 
 It must be picklable for :class:`RayExecutor` (e.g. a frozen dataclass of a module).
 """
