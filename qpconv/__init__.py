@@ -14,6 +14,7 @@ wings. The **core**, what ``import qpconv`` loads (torch and nothing heavier):
 * :mod:`qpconv.relaxation`        the quantum read-out with any unitary instead of the circuit's
 * :mod:`qpconv.noise`             gate noise simulated exactly, ``NoiseModel`` ("On a real quantum computer")
 * :mod:`qpconv.shots`             finite shots: outputs from sampled bitstrings ("On a real quantum computer")
+* :mod:`qpconv.hardware_conditions` a trained model's quantum layers run with noise and shots ("On a real quantum computer")
 * :mod:`qpconv.pennylane_backend` the same layer through PennyLane QNodes (reference; extra ``pennylane``)
 * :mod:`qpconv.surgery`           ``swap_pointwise``: quantum layers in place of a model's 1x1 convolutions
 * :mod:`qpconv.hardware_cost`     gate counts, executions and QPU time of the layer on hardware (extra ``pennylane``)
@@ -27,6 +28,7 @@ The face: :mod:`qpconv.cli` (the ``qpconv`` command), :mod:`qpconv.bench`
 from .circuits import ANSATZE, circuit_columns
 from .dequantise import dequantise
 from .encoding import MAX_QUBITS, amplitude_encode, qubits_for_channels
+from .hardware_conditions import hardware_conditions
 from .layers import BACKENDS, QuantumPointwiseConv2d
 from .noise import NoiseModel
 from .quadratic import NormalisedLinearConv2d, NormalisedQuadraticConv2d, QuadraticFormConv2d
@@ -54,6 +56,7 @@ __all__ = [
     "amplitude_encode",
     "circuit_columns",
     "dequantise",
+    "hardware_conditions",
     "pauli_z_expectations",
     "qubits_for_channels",
     "swap_pointwise",

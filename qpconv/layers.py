@@ -17,11 +17,34 @@ from .quadratic import quadratic_form
 from .shots import check_shots, sampled_expectations
 from .simulation import pauli_z_expectations
 
-__all__ = ["BACKENDS", "QuantumPointwiseConv2d"]
+__all__ = ["BACKENDS", "QuantumPointwiseConv2d", "check_device_conditions"]
 
 BACKENDS = ("exact", "pennylane")
 HALF_DTYPES = (torch.float16, torch.bfloat16)
 """Weight dtypes the layer stores but computes in float32 (complex half precision does not exist in torch)."""
+
+
+def check_device_conditions(
+    noise: NoiseModel | None, shots: int | None, generator: torch.Generator | None, *, backend: str, n_qubits: int
+) -> None:
+    """Raise ``ValueError`` unless a layer of ``backend`` on ``n_qubits`` qubits can run with ``noise`` and ``shots``.
+
+    Args:
+        noise: a :class:`~qpconv.noise.NoiseModel` or ``None``.
+        shots: a positive number of runs or ``None``.
+        generator: the shots' ``torch.Generator`` or ``None``.
+        backend: the layer's backend; noise and shots need ``"exact"``.
+        n_qubits: the layer's register; noise and shots need at most :data:`~qpconv.noise.MAX_NOISY_QUBITS`.
+    """
+    if noise is not None and not isinstance(noise, NoiseModel):
+        raise ValueError(f"noise must be a qpconv.NoiseModel or None, got {type(noise).__name__}")
+    check_shots(shots)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if backend != "exact" and (noise is not None or shots is not None):
+        raise ValueError(f"noise and shots are simulated by backend='exact', not backend={backend!r}")
+    if (shots is not None or (noise is not None and noise.gate_noise)) and n_qubits > MAX_NOISY_QUBITS:
+        raise ValueError(f"noise and shots are simulated for at most {MAX_NOISY_QUBITS} qubits, got n_qubits={n_qubits}")
 
 
 class QuantumPointwiseConv2d(PixelwiseConv2d):
@@ -112,21 +135,13 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         check_channels(n_layers=n_layers)
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; expected one of {list(BACKENDS)}")
-        if noise is not None and not isinstance(noise, NoiseModel):
-            raise ValueError(f"noise must be a qpconv.NoiseModel or None, got {type(noise).__name__}")
-        check_shots(shots)
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
-        if backend != "exact" and (noise is not None or shots is not None):
-            raise ValueError(f"noise and shots are simulated by backend='exact', not backend={backend!r}")
-        if backend == "pennylane":
-            require_installed(("pennylane",), extra="pennylane", feature="QuantumPointwiseConv2d(backend='pennylane')")
         self._ansatz = get_ansatz(ansatz)
         if n_qubits is None:
             n_qubits = qubits_for_channels(in_channels)
         check_qubit_count(n_qubits, in_channels)
-        if (shots is not None or (noise is not None and noise.gate_noise)) and n_qubits > MAX_NOISY_QUBITS:
-            raise ValueError(f"noise and shots are simulated for at most {MAX_NOISY_QUBITS} qubits, got n_qubits={n_qubits}")
+        check_device_conditions(noise, shots, generator, backend=backend, n_qubits=n_qubits)
+        if backend == "pennylane":
+            require_installed(("pennylane",), extra="pennylane", feature="QuantumPointwiseConv2d(backend='pennylane')")
         self.n_layers = n_layers
         self.n_qubits = n_qubits
         self.n_circuits = math.ceil(out_channels / n_qubits)

@@ -49,6 +49,7 @@ from .locks import RunLockedError, run_lock
 from .models import HybridCNN, build_model, circuit_settings, parameter_summary
 from .recipe import TrainingRecipe
 from .results import (
+    MODEL_FILE,
     DamagedRunError,
     RunConfig,
     RunOutcome,
@@ -56,6 +57,7 @@ from .results import (
     RunStatus,
     describe_device,
     library_versions,
+    read_model,
     read_run,
     recorded_seeds,
     run_path,
@@ -90,6 +92,7 @@ __all__ = [
     "load_runs",
     "plan_runs",
     "run_experiment",
+    "trained_models",
     "validate_seeds",
 ]
 
@@ -692,3 +695,26 @@ def load_runs(
                 continue
             records += [record] if record is not None else []
     return records
+
+
+def trained_models(
+    experiment: str, model: str, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR, preset: str = "full"
+) -> list[tuple[RunRecord, HybridCNN]]:
+    """The recorded runs (of ``preset``) of ``model`` in ``experiment`` that kept their trained model, each with it loaded.
+
+    Only complete runs keep a model (``model.pt``, runs with quantum circuits: see
+    :mod:`~qpconv.replication.results`); the models are in eval mode, on the CPU.
+
+    Raises:
+        ValueError: unknown experiment or model.
+        DamagedRunError: a ``model.pt`` cannot be read (named by its path).
+    """
+    variant = lookup({v.name: v for v in get_experiment(experiment).variants}, model, f"model of {experiment}")
+    loaded = []
+    for run in load_runs(experiment, preset, results_dir):
+        if run.config.model != model or not run.completed or not (run.path / MODEL_FILE).is_file():
+            continue
+        network = variant.build(run.config.dataset)
+        network.load_state_dict(read_model(run.path))
+        loaded.append((run, network.eval()))
+    return loaded

@@ -28,9 +28,9 @@ import torch
 
 from .colab import REPOSITORY_ENV
 from .datasets import DATA_ROOT_ENV
-from .experiments import get_experiment, load_runs, run_experiment
+from .experiments import load_runs, run_experiment, trained_models
 from .models import HybridCNN
-from .results import MODEL_FILE, RunRecord, read_model
+from .results import RunRecord
 
 __all__ = [
     "PRESET_NAMES",
@@ -104,20 +104,8 @@ class Chapter:
             return load_runs(experiment, "quick", results)
 
     def trained_models(self, experiment: str, model: str) -> list[tuple[RunRecord, HybridCNN]]:
-        """The recorded full runs of ``model`` in ``experiment`` that kept their trained model, each with it loaded.
-
-        Only complete runs keep a model (``model.pt``, runs with quantum circuits: see
-        :mod:`~qpconv.replication.results`); the models are in eval mode, on the CPU.
-        """
-        loaded = []
-        for run in load_runs(experiment, "full", self.results):
-            if run.config.model != model or not run.completed or not (run.path / MODEL_FILE).is_file():
-                continue
-            variant = next(v for v in get_experiment(experiment).variants if v.name == model)
-            network = variant.build(run.config.dataset)
-            network.load_state_dict(read_model(run.path))
-            loaded.append((run, network.eval()))
-        return loaded
+        """:func:`~qpconv.replication.experiments.trained_models` of the repository's recorded runs."""
+        return trained_models(experiment, model, self.results)
 
 
 def _repository_root(start: Path) -> Path:
