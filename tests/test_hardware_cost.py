@@ -197,3 +197,27 @@ def test_recorded_epochs_take_the_median_of_the_complete_runs(tmp_path):
     assert (recorded.seconds_per_epoch, recorded.fastest_epoch, recorded.slowest_epoch) == (25.0, 10.0, 50.0)
     with pytest.raises(ValueError, match=r"^no complete run of 'quantum-L3' is recorded under .*fig6_7/full/quantum-L3$"):
         recorded_epochs("fig6_7", results_dir=tmp_path / "empty")
+
+
+def test_the_chapter_tables_hold_the_estimate_figures_unchanged():
+    from qpconv.replication.hardware import circuit_table, execution_table, qpu_time_table
+
+    layers = [
+        LayerWork(2, 1, "strongly_entangling", 2, 4, angles=12, effective_angles=10, input_gradient=False),
+        LayerWork(3, 2, "strongly_entangling", 1, 4, angles=18, effective_angles=18, input_gradient=True),
+    ]
+    estimate = hardware_estimate(layers, train_images=5, test_images=2, cpu_seconds_per_epoch=3.0, shots=10)
+    circuits = circuit_table(estimate)
+    assert list(circuits.index) == [2, 3]
+    assert list(circuits["all gates"]) == [cost.gates for cost in estimate.costs]
+    assert list(circuits["depth"]) == [cost.depth for cost in estimate.costs]
+    executions = execution_table(estimate)
+    assert list(executions["executions"]) == [stage.executions for stage in estimate.stages]
+    assert list(executions["executions, layer 2"]) == [stage.per_layer[1] for stage in estimate.stages]
+    times = qpu_time_table(estimate)
+    assert list(times.index) == [platform.name for platform in QPU_PLATFORMS]
+    for time in estimate.epoch_times():
+        row = times.loc[time.platform.name]
+        assert row["training epoch (years)"] == pytest.approx(time.years)
+        assert row["epoch / CPU epoch"] == pytest.approx(time.seconds / 3.0)
+        assert row["source"] == time.platform.source_url

@@ -92,3 +92,25 @@ def test_depth_figure_has_one_line_per_depth_and_a_dashed_classical():
     assert [line.get_linestyle() for line in legend.get_lines()] == ["-", "-", "-", "-", "--"]
     lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 3]
     assert sorted(line.get_linestyle() for line in lines) == ["-", "-", "-", "-", "--"]
+
+
+def test_the_device_figure_draws_each_dataset_against_shots_and_refuses_other_kinds():
+    import pandas as pd
+
+    from qpconv.replication.plotting import figure_device_conditions
+    from qpconv.replication.robustness import ConditionKind
+
+    rows = [
+        {"experiment": experiment, "seed": seed, "kind": kind, "shots": shots, "depolarizing": 0.0, "accuracy": accuracy}
+        for experiment in ("fig4_5", "fig6_7")
+        for seed in (3, 4)
+        for kind, shots, accuracy in (("exact", None, 0.9), ("shots", 10, 0.2), ("shots", 100, 0.6))
+    ]
+    fig = figure_device_conditions(pd.DataFrame(rows), ConditionKind.SHOTS)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["CIFAR-10", "Fashion-MNIST"]
+    assert sorted(
+        {round(line.get_ydata()[0], 6) for line in ax.lines if len(line.get_ydata()) == 2 and line.get_linestyle() == ":"}
+    ) == [90.0]
+    with pytest.raises(ValueError, match=r"^the figure plots against shots or depolarising noise, not 'exact'$"):
+        figure_device_conditions(pd.DataFrame(rows), ConditionKind.EXACT)

@@ -18,13 +18,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 
-from ..hardware_cost import QPU_PLATFORMS, AngleShifts, HardwareEstimate, ModelWork, QpuPlatform, hardware_estimate, model_work
+from ..hardware_cost import (
+    QPU_PLATFORMS,
+    AngleShifts,
+    HardwareEstimate,
+    ModelWork,
+    QpuPlatform,
+    WorkStage,
+    hardware_estimate,
+    model_work,
+)
 from .datasets import get_dataset_spec
 from .experiments import DEFAULT_RESULTS_DIR, ModelVariant, get_experiment, load_runs
 
-__all__ = ["RecordedEpochs", "paper_hardware_estimate", "paper_model_work", "recorded_epochs"]
+__all__ = [
+    "RecordedEpochs",
+    "circuit_table",
+    "execution_table",
+    "paper_hardware_estimate",
+    "paper_model_work",
+    "qpu_time_table",
+    "recorded_epochs",
+]
 
 PAPER_MODEL = ModelVariant("quantum", 3)
 """The paper's quantum model, ``L = 3`` (the ``quantum-L3`` runs)."""
@@ -148,3 +166,64 @@ def paper_hardware_estimate(
         platforms=platforms,
     )
     return estimate, work, recorded
+
+
+def circuit_table(estimate: HardwareEstimate) -> pd.DataFrame:
+    """One row per quantum layer: the circuit of one pixel, decomposed into CNOTs and single-qubit gates.
+
+    Book: "On a real quantum computer".
+    """
+    return pd.DataFrame(
+        [
+            {
+                "qubits": cost.n_qubits,
+                "L": cost.n_layers,
+                "state preparation: 1-qubit gates": cost.encoding_one_qubit_gates,
+                "state preparation: CNOTs": cost.encoding_cnots,
+                "ansatz: 1-qubit gates": cost.ansatz_one_qubit_gates,
+                "ansatz: CNOTs": cost.ansatz_cnots,
+                "all gates": cost.gates,
+                "depth": cost.depth,
+            }
+            for cost in estimate.costs
+        ]
+    ).set_index("qubits")
+
+
+def execution_table(estimate: HardwareEstimate) -> pd.DataFrame:
+    """Circuit executions and shots of each stage (forward pass of one image, test set, training epoch).
+
+    Book: "On a real quantum computer".
+    """
+    return pd.DataFrame(
+        [
+            {
+                "stage": stage.stage.value,
+                "images": stage.images,
+                **{f"executions, layer {k + 1}": count for k, count in enumerate(stage.per_layer)},
+                "executions": stage.executions,
+                "shots": stage.shots,
+            }
+            for stage in estimate.stages
+        ]
+    ).set_index("stage")
+
+
+def qpu_time_table(estimate: HardwareEstimate) -> pd.DataFrame:
+    """Per platform: QPU time of one image, of the test set and of a training epoch, and the epoch's slowdown over the CPU.
+
+    Book: "On a real quantum computer". Queueing is excluded: these are lower bounds of wall time.
+    """
+    rows: dict[str, dict[str, object]] = {}
+    for time in estimate.times:
+        row = rows.setdefault(time.platform.name, {"technology": time.platform.technology})
+        stage = time.executions.stage
+        if stage is WorkStage.FORWARD_PASS:
+            row["one image (s)"] = time.seconds
+        elif stage is WorkStage.TEST_EVALUATION:
+            row["test set (days)"] = time.days
+        else:
+            row["training epoch (years)"] = time.years
+            row["epoch / CPU epoch"] = estimate.slowdown(time)
+            row["source"] = time.platform.source_url
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("platform")

@@ -1,6 +1,6 @@
-"""The paper's Figs. 4-8 redrawn from recorded runs, one function per figure, and the controls' figure.
+"""The paper's Figs. 4-8 redrawn from recorded runs, one function per figure, and the figures of the chapters beyond it.
 
-Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8, What makes it work?
+Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8, What makes it work?, On a real quantum computer.
 
 Every figure takes the runs of one experiment (:func:`~qpconv.replication.experiments.load_runs`) and
 draws per-epoch curves in two panels sharing the y axis, **train** (left: the epoch's mean over its
@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .results import RunRecord, RunStatus, metrics_table
+from .robustness import ConditionKind
 from .statistics import LEVEL, mean_interval
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "figure_accuracy",
     "figure_blocks",
     "figure_depth",
+    "figure_device_conditions",
     "figure_loss",
     "runs_frame",
 ]
@@ -236,3 +238,42 @@ def figure_blocks(runs: Sequence[RunRecord], order: Sequence[str], reference: st
     ax.invert_yaxis()
     ax.set(xlabel="final test accuracy (%)", title=f"{title}: seeds (dots), mean and {LEVEL:.0%} interval (diamonds)")
     return _annotate(fig, runs)
+
+
+DATASET_TITLES = {"fig4_5": "Fashion-MNIST", "fig6_7": "CIFAR-10"}
+"""Legend labels of the device study's experiments."""
+
+
+def figure_device_conditions(conditions: pd.DataFrame, kind: ConditionKind) -> Figure:
+    """Test accuracy of the trained models against shots or against the depolarising probability.
+
+    Book: On a real quantum computer.
+
+    Args:
+        conditions: the conditions table of :func:`~qpconv.replication.device_study.read_studies`
+            (columns ``experiment, seed, kind, shots, depolarizing, accuracy``).
+        kind: :attr:`~qpconv.replication.robustness.ConditionKind.SHOTS` (x: shots per pixel and
+            circuit) or :attr:`~qpconv.replication.robustness.ConditionKind.DEPOLARIZING` (x: ``p``).
+
+    Returns:
+        One line per dataset: the mean over seeds with a band of one standard deviation, every
+        seed a dot; the dotted line of each dataset's colour is its exact (noiseless) accuracy.
+    """
+    if kind not in (ConditionKind.SHOTS, ConditionKind.DEPOLARIZING):
+        raise ValueError(f"the figure plots against shots or depolarising noise, not {kind.value!r}")
+    axis = "shots" if kind is ConditionKind.SHOTS else "depolarizing"
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+    frame = conditions.assign(accuracy=100 * conditions["accuracy"], dataset=conditions["experiment"].map(DATASET_TITLES))
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    palette = dict(zip(DATASET_TITLES.values(), ("C0", "C1"), strict=True))
+    points = frame[frame["kind"] == kind.value]
+    sns.lineplot(points, x=axis, y="accuracy", hue="dataset", palette=palette, errorbar="sd", marker="o", ax=ax)
+    sns.scatterplot(points, x=axis, y="accuracy", hue="dataset", palette=palette, alpha=0.4, s=18, legend=False, ax=ax)
+    for dataset, exact in frame[frame["kind"] == ConditionKind.EXACT.value].groupby("dataset")["accuracy"]:
+        ax.axhline(exact.mean(), color=palette[str(dataset)], linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    label = "shots per pixel and circuit" if kind is ConditionKind.SHOTS else "depolarising probability p after every gate"
+    seeds = ", ".join(f"{DATASET_TITLES[e]} {n}" for e, n in points.groupby("experiment")["seed"].nunique().items())
+    ax.set(xlabel=label, ylabel="test accuracy (%)", title=f"Trained quantum L = 3 models: accuracy vs {axis} (seeds: {seeds})")
+    ax.legend(title=None)
+    return fig
