@@ -88,3 +88,21 @@ def test_a_damaged_study_file_is_named_by_path(studied, tmp_path, name, content,
 def test_only_the_studied_experiments_are_accepted(tmp_path):
     with pytest.raises(ValueError, match=r"^the device study covers \['fig4_5', 'fig6_7'\], not 'fig8'$"):
         record_study("fig8", SIZE, tmp_path)
+
+
+def test_tolerated_finds_the_fewest_shots_and_the_largest_p_within_the_loss():
+    import pandas as pd
+
+    from qpconv.replication.device_study import tolerated
+    from qpconv.replication.robustness import ConditionKind
+
+    rows = [("exact", None, 0.0, 0.80), ("shots", 10, 0.0, 0.30), ("shots", 100, 0.0, 0.785), ("shots", 1000, 0.0, 0.795)]
+    rows += [("depolarising", None, 1e-3, 0.797), ("depolarising", None, 1e-2, 0.70), ("depolarising", None, 3e-2, 0.795)]
+    frame = pd.DataFrame(rows, columns=["kind", "shots", "depolarizing", "accuracy"]).assign(experiment="fig6_7", seed=3)
+    summary = summarise_conditions(frame)
+    assert tolerated(summary, "fig6_7", ConditionKind.SHOTS, points=1.0) == 1000
+    assert tolerated(summary, "fig6_7", ConditionKind.SHOTS, points=2.0) == 100
+    assert tolerated(summary, "fig6_7", ConditionKind.DEPOLARIZING, points=1.0) == 1e-3  # 3e-2 is within, 1e-2 is not
+    assert tolerated(summary, "fig4_5", ConditionKind.SHOTS) is None
+    with pytest.raises(ValueError, match=r"^tolerated compares shots or depolarising noise, not 'exact'$"):
+        tolerated(summary, "fig6_7", ConditionKind.EXACT)

@@ -41,6 +41,7 @@ from .results import DamagedRunError, library_versions
 from .robustness import (
     CONDITIONS,
     NOISE_AWARE,
+    ConditionKind,
     DeviceCondition,
     FineTuning,
     condition_accuracies,
@@ -57,6 +58,7 @@ __all__ = [
     "record_study",
     "study_path",
     "summarise_conditions",
+    "tolerated",
 ]
 
 STUDY = "device_study"
@@ -244,3 +246,42 @@ def summarise_conditions(conditions: pd.DataFrame) -> pd.DataFrame:
     keyed = conditions.assign(shots=conditions["shots"].fillna(0).astype(int), accuracy=100 * conditions["accuracy"])
     grouped = keyed.groupby(["experiment", "kind", "shots", "depolarizing"], sort=False)["accuracy"]
     return grouped.agg(mean="mean", sd="std", seeds="count")
+
+
+def tolerated(summary: pd.DataFrame, experiment: str, kind: ConditionKind, points: float = 1.0) -> float | None:
+    """The device condition of ``kind`` that costs at most ``points`` of mean test accuracy, at its limit.
+
+    Args:
+        summary: :func:`summarise_conditions`.
+        experiment: e.g. ``"fig6_7"``.
+        kind: :attr:`~qpconv.replication.robustness.ConditionKind.SHOTS`: the fewest shots within
+            ``points`` of the exact accuracy; :attr:`~qpconv.replication.robustness.ConditionKind.DEPOLARIZING`:
+            the largest ``p`` within ``points`` (every smaller ``p`` also within).
+        points: accuracy points that may be lost.
+
+    Returns:
+        The shots or ``p``; ``None`` when no condition of ``kind`` is within ``points``, or
+        ``experiment`` has no exact row.
+
+    Raises:
+        ValueError: ``kind`` is neither shots nor depolarising noise.
+    """
+    if kind not in (ConditionKind.SHOTS, ConditionKind.DEPOLARIZING):
+        raise ValueError(f"tolerated compares shots or depolarising noise, not {kind.value!r}")
+    if (experiment, ConditionKind.EXACT.value) not in summary.index.droplevel([2, 3]):
+        return None
+    exact = float(summary.loc[(experiment, ConditionKind.EXACT.value)]["mean"].iloc[0])
+    rows = summary.loc[(experiment, kind.value)] if (experiment, kind.value) in summary.index.droplevel([2, 3]) else None
+    if rows is None:
+        return None
+    level = "shots" if kind is ConditionKind.SHOTS else "depolarizing"
+    means = rows["mean"].groupby(level=level).mean().sort_index(ascending=kind is ConditionKind.DEPOLARIZING)
+    if kind is ConditionKind.SHOTS:
+        within = [shots for shots, mean in means.items() if exact - mean <= points]
+        return float(min(within)) if within else None
+    last = None
+    for p, mean in means.items():
+        if exact - mean > points:
+            break
+        last = float(p)
+    return last
