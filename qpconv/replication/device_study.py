@@ -85,8 +85,8 @@ class StudySize:
     Attributes:
         name: the study's folder (``"full"``: the whole test and training sets).
         runs: the preset of the studied runs.
-        test_images, train_images: stratified subsets (with :data:`~qpconv.replication.experiments.SUBSET_SEED`),
-            or ``None`` for the whole split.
+        test_images, train_images: stratified subsets (drawn with the seed ``SUBSET_SEED`` of
+            :mod:`~qpconv.replication.experiments`), or ``None`` for the whole split.
         conditions: the device conditions evaluated.
         noise_aware: the depolarising probabilities of the noise-aware fine-tuning.
         fine_tuning: the recipe of the noise-aware fine-tuning.
@@ -254,8 +254,8 @@ def tolerated(summary: pd.DataFrame, experiment: str, kind: ConditionKind, point
     Args:
         summary: :func:`summarise_conditions`.
         experiment: e.g. ``"fig6_7"``.
-        kind: :attr:`~qpconv.replication.robustness.ConditionKind.SHOTS`: the fewest shots within
-            ``points`` of the exact accuracy; :attr:`~qpconv.replication.robustness.ConditionKind.DEPOLARIZING`:
+        kind: ``ConditionKind.SHOTS``: the fewest shots within
+            ``points`` of the exact accuracy; ``ConditionKind.DEPOLARIZING``:
             the largest ``p`` within ``points`` (every smaller ``p`` also within).
         points: accuracy points that may be lost.
 

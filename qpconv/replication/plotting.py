@@ -252,8 +252,8 @@ def figure_device_conditions(conditions: pd.DataFrame, kind: ConditionKind) -> F
     Args:
         conditions: the conditions table of :func:`~qpconv.replication.device_study.read_studies`
             (columns ``experiment, seed, kind, shots, depolarizing, accuracy``).
-        kind: :attr:`~qpconv.replication.robustness.ConditionKind.SHOTS` (x: shots per pixel and
-            circuit) or :attr:`~qpconv.replication.robustness.ConditionKind.DEPOLARIZING` (x: ``p``).
+        kind: ``ConditionKind.SHOTS`` (x: shots per pixel and
+            circuit) or ``ConditionKind.DEPOLARIZING`` (x: ``p``).
 
     Returns:
         One line per dataset: the mean over seeds with a band of one standard deviation, every

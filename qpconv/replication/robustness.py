@@ -60,7 +60,7 @@ COMBINED = (1000, 1e-2)
 of all ``2**n`` outcomes (:func:`qpconv.shots.outcome_probabilities`), whose forms cost ``2**n / n`` times the
 ``n`` noisy expectations' (about 18 times for the 7-qubit layer: minutes per trained model on a CPU)."""
 NOISE_AWARE = (3e-2, 1e-1)
-"""Depolarising probabilities of the noise-aware fine-tuning: where the trained models lose accuracy."""
+"""Depolarising probabilities of the noise-aware fine-tuning, where the trained models lose accuracy."""
 EVALUATION_BATCH = 1000
 """Images per batch when the pointwise block and the head run on feature maps."""
 
@@ -108,13 +108,13 @@ CONDITIONS: tuple[DeviceCondition, ...] = (
     *(DeviceCondition(depolarizing=p) for p in DEPOLARIZING),
     DeviceCondition(shots=COMBINED[0], depolarizing=COMBINED[1]),
 )
-"""The conditions of the chapter: exact; each shot count; each ``p``; :data:`COMBINED`."""
+"""The conditions of the chapter, in this order; exact, each shot count, each ``p``, and :data:`COMBINED`."""
 QUICK_CONDITIONS: tuple[DeviceCondition, ...] = (
     DeviceCondition(),
     DeviceCondition(shots=100),
     DeviceCondition(depolarizing=1e-2),
 )
-"""A few conditions for the quick preset: exact, 100 shots, ``p = 0.01``."""
+"""A few conditions for the quick preset (exact, 100 shots, ``p = 0.01``)."""
 
 
 def feature_maps(model: HybridCNN, images: torch.Tensor, batch_size: int = EVALUATION_BATCH) -> torch.Tensor:
