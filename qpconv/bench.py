@@ -39,7 +39,17 @@ from . import cpu_kernels
 from .layers import QuantumPointwiseConv2d
 from .noise import NoiseModel
 
-__all__ = ["BENCH_NOISE", "BenchConfig", "BenchRow", "BenchSummary", "format_table", "main", "run_benchmark"]
+__all__ = [
+    "BENCH_NOISE",
+    "BenchConfig",
+    "BenchRow",
+    "BenchSummary",
+    "best_time",
+    "format_table",
+    "gemm_gflops",
+    "main",
+    "run_benchmark",
+]
 
 BENCH_NOISE = NoiseModel(single_qubit_depolarizing=1e-3, two_qubit_depolarizing=1e-2)
 """The noise of the noisy rows, depolarising after every gate (1e-3 after single-qubit, 1e-2 after two-qubit gates)."""
@@ -130,7 +140,7 @@ class BenchSummary:
     cpu_kernels: bool
 
 
-def _best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05) -> float:
+def best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05) -> float:
     """Smallest mean wall time of ``fn`` over ``repeats`` rounds (each at least ``min_seconds``)."""
     fn()
     best = math.inf
@@ -149,7 +159,7 @@ def _best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05
 def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     """Measured float32 ``size^3`` matrix-product throughput of this machine, GFLOP/s."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / _best_time(lambda: a @ b, repeats) / 1e9
+    return 2 * size**3 / best_time(lambda: a @ b, repeats) / 1e9
 
 
 def _forward_backward(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -168,8 +178,23 @@ def _time_module(name: str, module: nn.Module, x: torch.Tensor, repeats: int, no
             module(x)
 
     return [
-        BenchRow(name, "forward", _best_time(forward, repeats), pixels, note),
-        BenchRow(name, "forward+backward", _best_time(_forward_backward(module, x), repeats), pixels, note),
+        BenchRow(name, "forward", best_time(forward, repeats), pixels, note),
+        BenchRow(name, "forward+backward", best_time(_forward_backward(module, x), repeats), pixels, note),
+    ]
+
+
+def _extrapolated_rows(
+    name: str,
+    forward: Callable[[], object],
+    forward_backward: Callable[[], object],
+    scale: float,
+    config: BenchConfig,
+    note: str,
+) -> list[BenchRow]:
+    """The two rows of a slow reference timed once on a sample of the work, each time multiplied by ``scale``."""
+    return [
+        BenchRow(name, "forward", best_time(forward, 1, 0) * scale, config.pixels, note),
+        BenchRow(name, "forward+backward", best_time(forward_backward, 1, 0) * scale, config.pixels, note),
     ]
 
 
@@ -192,11 +217,9 @@ def _parameter_shift_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) ->
 
     scale = layer.n_circuits * config.pixels / config.shift_pixels
     note = f"timed on {config.shift_pixels} pixel(s) x 1 circuit, extrapolated x{scale:.0f}"
-    name = "PennyLane default.qubit, per pixel, parameter-shift"
-    return [
-        BenchRow(name, "forward", _best_time(forward, 1, 0) * scale, config.pixels, note),
-        BenchRow(name, "forward+backward", _best_time(forward_backward, 1, 0) * scale, config.pixels, note),
-    ]
+    return _extrapolated_rows(
+        "PennyLane default.qubit, per pixel, parameter-shift", forward, forward_backward, scale, config, note
+    )
 
 
 def _default_mixed_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> list[BenchRow]:
@@ -216,11 +239,9 @@ def _default_mixed_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> l
 
     scale = layer.n_circuits * config.pixels / config.mixed_pixels
     note = f"same noise; timed on {config.mixed_pixels} pixels (broadcast) x 1 circuit, extrapolated x{scale:.0f}"
-    name = "PennyLane default.mixed, noisy, broadcast, backprop"
-    return [
-        BenchRow(name, "forward", _best_time(forward, 1, 0) * scale, config.pixels, note),
-        BenchRow(name, "forward+backward", _best_time(forward_backward, 1, 0) * scale, config.pixels, note),
-    ]
+    return _extrapolated_rows(
+        "PennyLane default.mixed, noisy, broadcast, backprop", forward, forward_backward, scale, config, note
+    )
 
 
 def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], BenchSummary]:

@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .bench import _best_time, gemm_gflops
+from .bench import best_time, gemm_gflops
 from .circuits import _KRON_MAX_QUBITS, circuit_columns
 from .encoding import MAX_QUBITS
 from .layers import QuantumPointwiseConv2d
@@ -204,9 +204,9 @@ def _measure(n_qubits: int, n_layers: int, config: ScalingConfig) -> ScalingRow:
     quantum_step, classical_step = _step(layer, x), _step(classical, x)
     quantum_bytes = _peak_extra_bytes(quantum_step)
     classical_bytes = _peak_extra_bytes(classical_step)
-    quantum_seconds = _best_time(quantum_step, config.repeats)
-    columns_seconds = _best_time(_columns_step(layer), config.repeats)
-    classical_seconds = _best_time(classical_step, config.repeats)
+    quantum_seconds = best_time(quantum_step, config.repeats)
+    columns_seconds = best_time(_columns_step(layer), config.repeats)
+    classical_seconds = best_time(classical_step, config.repeats)
     flops = 3 * (
         pixels * quantum_pixel_flops(channels, n_qubits, layer.n_circuits)
         + circuit_column_flops(channels, n_qubits, layer.n_circuits, n_layers)
