@@ -41,6 +41,7 @@ from .noise import NoiseModel
 
 __all__ = [
     "BENCH_NOISE",
+    "QUICK",
     "BenchConfig",
     "BenchRow",
     "BenchSummary",
@@ -88,7 +89,7 @@ class BenchConfig:
 
 
 QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2)
-"""The book's quick run: the reference layer and batch for the exact and classical rows (so their
+"""The book's quick run, with the reference layer and batch for the exact and classical rows (so their
 figures are those of ``qpconv bench``), fewer repeats, and PennyLane timed on 98 pixels."""
 
 

@@ -169,7 +169,7 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
 
     @property
     def n_effective_angles(self) -> int:
-        """Angles that can change an output: all of them but :meth:`ineffective_angles`."""
+        """The number of angles that can change an output (all of them but :meth:`ineffective_angles`)."""
         return self.weights.numel() - int(self.ineffective_angles().sum())
 
     def reset_parameters(self) -> None:

@@ -87,7 +87,7 @@ class ReportKind(str, Enum):
     DIVERGED = "diverged"
     """Diverged now, or earlier and recorded as such."""
     FAILED = "failed"
-    """Could not be trained: damaged or foreign checkpoint, another process trains it, or its task failed."""
+    """Not trained, because of a damaged or foreign checkpoint, another process training it, or a failed task."""
 
 
 @dataclass(frozen=True)

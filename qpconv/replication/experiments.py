@@ -76,7 +76,11 @@ __all__ = [
     "DEFAULT_CHECKPOINT_DIR",
     "DEFAULT_RESULTS_DIR",
     "EXPERIMENTS",
+    "FULL",
     "PRESETS",
+    "QUICK",
+    "SUBSET_SEED",
+    "TUNE",
     "DamagedRunWarning",
     "Experiment",
     "ModelVariant",
@@ -99,7 +103,7 @@ __all__ = [
 DEFAULT_RESULTS_DIR = Path("results")
 CHECKPOINT_FILE = "checkpoint.pt"
 SUBSET_SEED = 0
-"""Seed of the stratified subsets of reduced presets: every model and seed sees the same images."""
+"""Seed of the stratified subsets of reduced presets, so that every model and seed sees the same images."""
 
 
 class DamagedRunWarning(UserWarning):
@@ -182,6 +186,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         "What makes it work? Fashion-MNIST: the quantum block against four controls",
     ),
 }
+"""The experiments by name (``qpconv run EXPERIMENT``): the paper's three and the controls of "What makes it work?"."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +224,7 @@ QUICK = Preset(
     seeds=(0,),
     description="2 epochs on 4,000 training / 1,000 test images (stratified, same for all runs), seed 0",
 )
-"""Quick preset: checks the whole pipeline and draws every figure in minutes on a CPU.
+"""The quick preset, which checks the whole pipeline and draws every figure in minutes on a CPU.
 
 2 epochs on a stratified subset of 4,000 training and 1,000 test images, seed 0. Each
 whole experiment (``fig8``: five CIFAR-10 models) takes at most about 3 minutes on two
@@ -235,7 +240,7 @@ FULL = Preset(
     description="20 epochs on the whole datasets, seeds 0 1 2 (and 3 4 for the controls' main comparisons): the paper's recipe",
     extra_seeds=(3, 4),
 )
-"""Full preset: the paper's recipe on the whole training and test sets, seeds 0, 1, 2.
+"""The full preset, the paper's recipe on the whole training and test sets, seeds 0, 1, 2.
 
 The paper does not state its number of epochs. 20 epochs keep every run affordable
 without a GPU: measured on this project's 2-core CPU with one torch thread, a full
@@ -253,9 +258,10 @@ TUNE = Preset(
     description="the full recipe on 45,000 training images, evaluated on 5,000 held out from the training set, seed 0",
     validation_size=5000,
 )
-"""Tuning preset: choose a learning rate on a validation split carved from the training set, never the test set."""
+"""The tuning preset, to choose a learning rate on a validation split carved from the training set, never the test set."""
 
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (QUICK, FULL, TUNE)}
+"""The named presets (``qpconv run --preset NAME``), :data:`QUICK`, :data:`FULL` and :data:`TUNE`."""
 
 
 def custom_preset(
