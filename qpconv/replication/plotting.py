@@ -274,6 +274,9 @@ def figure_device_conditions(conditions: pd.DataFrame, kind: ConditionKind) -> F
     ax.set_xscale("log")
     label = "shots per pixel and circuit" if kind is ConditionKind.SHOTS else "depolarising probability p after every gate"
     seeds = ", ".join(f"{DATASET_TITLES[e]} {n}" for e, n in points.groupby("experiment")["seed"].nunique().items())
-    ax.set(xlabel=label, ylabel="test accuracy (%)", title=f"Trained quantum L = 3 models: accuracy vs {axis} (seeds: {seeds})")
+    against = "shots" if kind is ConditionKind.SHOTS else "gate noise"
+    ax.set(
+        xlabel=label, ylabel="test accuracy (%)", title=f"Trained quantum L = 3 models: accuracy vs {against} (seeds: {seeds})"
+    )
     ax.legend(title=None)
     return fig
