@@ -127,13 +127,13 @@ def estimated_bytes(n_qubits: int, n_layers: int, pixels: int) -> int:
 
     Counts the complex64 ``(K, 2**n, C_in)`` state kept for backward per stage of
     :mod:`qpconv.circuits` (one per block up to 8 qubits, plus its ``(K, 2**n, 2**n)``
-    Kronecker matrix; one per gate beyond), two more for the stacked columns and their
-    gradient, and three float32 copies of the pixels.
+    Kronecker matrix; beyond, two per block, for its two half-register Kronecker blocks),
+    two more for the stacked columns and their gradient, and three float32 copies of the pixels.
     """
     channels = 2**n_qubits
     n_circuits = math.ceil(max(1, channels // 4) / n_qubits)
     block = 8 * n_circuits * channels * channels
-    stages = n_layers * (2 if n_qubits <= _KRON_MAX_QUBITS else n_qubits)
+    stages = n_layers * (2 if n_qubits <= _KRON_MAX_QUBITS else 3)
     return block * (stages + 2) + 12 * pixels * channels
 
 

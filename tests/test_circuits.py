@@ -81,14 +81,14 @@ def test_unknown_ansatz_and_bad_weight_shape():
 
 
 @pytest.mark.parametrize("ansatz", sorted(ANSATZE))
-def test_dense_and_wire_by_wire_paths_agree(ansatz, monkeypatch):
+def test_dense_and_two_block_paths_agree(ansatz, monkeypatch):
     import qpconv.circuits
 
     weights = random_weights(ansatz, 2, 3, 5).requires_grad_(True)
     dense = circuit_columns(ansatz, weights, 19)
     (dense_grad,) = torch.autograd.grad(dense.abs().square().sum(dim=0)[:, 3].sum(), weights)
     monkeypatch.setattr(qpconv.circuits, "_KRON_MAX_QUBITS", 0)
-    wise = circuit_columns(ansatz, weights, 19)
-    (wise_grad,) = torch.autograd.grad(wise.abs().square().sum(dim=0)[:, 3].sum(), weights)
-    torch.testing.assert_close(dense, wise, atol=1e-12, rtol=0)
-    torch.testing.assert_close(dense_grad, wise_grad, atol=1e-12, rtol=0)
+    blocks = circuit_columns(ansatz, weights, 19)
+    (blocks_grad,) = torch.autograd.grad(blocks.abs().square().sum(dim=0)[:, 3].sum(), weights)
+    torch.testing.assert_close(dense, blocks, atol=1e-12, rtol=0)
+    torch.testing.assert_close(dense_grad, blocks_grad, atol=1e-12, rtol=0)
