@@ -106,3 +106,17 @@ def test_tolerated_finds_the_fewest_shots_and_the_largest_p_within_the_loss():
     assert tolerated(summary, "fig4_5", ConditionKind.SHOTS) is None
     with pytest.raises(ValueError, match=r"^tolerated compares shots or depolarising noise, not 'exact'$"):
         tolerated(summary, "fig6_7", ConditionKind.EXACT)
+
+
+def test_the_as_trained_row_is_the_conditions_row_of_the_same_noise(studied):
+    base, _, data_root = studied
+    with_noise = StudySize(
+        "reused", PRESET, 200, 200, (*CONDITIONS, DeviceCondition(depolarizing=0.1)), (0.1,), FineTuning(epochs=1)
+    )
+    record_study("fig4_5", with_noise, base, data_root, progress=lambda line: None)
+    conditions, noise_aware = read_studies(base, "reused")
+    noisy = conditions[conditions["depolarizing"] == 0.1].set_index("seed")["accuracy"]
+    trained = noise_aware[noise_aware["fine_tuning"] == FineTuned.NONE.value].set_index("seed")["accuracy"]
+    assert noisy.to_dict() == trained.to_dict()
+    fallback, _ = read_studies(base, "tiny")  # the tiny study scores p = 0.1 only in its noise-aware rows
+    assert (fallback["depolarizing"] == 0).all()

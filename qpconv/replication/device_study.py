@@ -158,7 +158,9 @@ def record_study(
         folder.mkdir(parents=True, exist_ok=True)
         progress(f"{experiment} seed {seed}: {len(size.conditions)} conditions on {len(test)} test images")
         test_features, test_labels = feature_maps(model, test.tensors[0]), test.tensors[1]
-        _write_csv(folder / CONDITIONS_FILE, condition_accuracies(model, test_features, test_labels, size.conditions, seed))
+        scored = condition_accuracies(model, test_features, test_labels, size.conditions, seed)
+        _write_csv(folder / CONDITIONS_FILE, scored)
+        as_trained = {condition: row["accuracy"] for condition, row in zip(size.conditions, scored, strict=True)}
         progress(f"{experiment} seed {seed}: noise-aware fine-tuning on {len(train)} training images")
         train_features, train_labels = feature_maps(model, train.tensors[0]), train.tensors[1]
         clean = fine_tune_top(model, train_features, train_labels, None, seed, size.fine_tuning)
@@ -166,8 +168,12 @@ def record_study(
         for p in size.noise_aware:
             noisy = DeviceCondition(depolarizing=p)
             tuned = fine_tune_top(model, train_features, train_labels, noisy.noise, seed, size.fine_tuning)
-            for which, scored in ((FineTuned.NONE, model), (FineTuned.NOISELESS, clean), (FineTuned.NOISY, tuned)):
-                (row,) = condition_accuracies(scored, test_features, test_labels, (noisy,), seed)
+            if noisy not in as_trained:  # not among the study's conditions: score the model as trained too
+                (row,) = condition_accuracies(model, test_features, test_labels, (noisy,), seed)
+                as_trained[noisy] = row["accuracy"]
+            rows.append({"depolarizing": p, "fine_tuning": FineTuned.NONE.value, "accuracy": as_trained[noisy]})
+            for which, candidate in ((FineTuned.NOISELESS, clean), (FineTuned.NOISY, tuned)):
+                (row,) = condition_accuracies(candidate, test_features, test_labels, (noisy,), seed)
                 rows.append({"depolarizing": p, "fine_tuning": which.value, "accuracy": row["accuracy"]})
         _write_csv(folder / NOISE_AWARE_FILE, rows)
         with atomic_write(folder / STUDY_FILE) as file:
@@ -268,12 +274,11 @@ def tolerated(summary: pd.DataFrame, experiment: str, kind: ConditionKind, point
     """
     if kind not in (ConditionKind.SHOTS, ConditionKind.DEPOLARIZING):
         raise ValueError(f"tolerated compares shots or depolarising noise, not {kind.value!r}")
-    if (experiment, ConditionKind.EXACT.value) not in summary.index.droplevel([2, 3]):
+    measured = summary.index.droplevel([2, 3])  # (experiment, kind)
+    if (experiment, ConditionKind.EXACT.value) not in measured or (experiment, kind.value) not in measured:
         return None
     exact = float(summary.loc[(experiment, ConditionKind.EXACT.value)]["mean"].iloc[0])
-    rows = summary.loc[(experiment, kind.value)] if (experiment, kind.value) in summary.index.droplevel([2, 3]) else None
-    if rows is None:
-        return None
+    rows = summary.loc[(experiment, kind.value)]
     level = "shots" if kind is ConditionKind.SHOTS else "depolarizing"
     means = rows["mean"].groupby(level=level).mean().sort_index(ascending=kind is ConditionKind.DEPOLARIZING)
     if kind is ConditionKind.SHOTS:
