@@ -47,6 +47,7 @@ __all__ = [
     "BenchSummary",
     "best_time",
     "format_table",
+    "forward_backward",
     "gemm_gflops",
     "main",
     "run_benchmark",
@@ -163,9 +164,12 @@ def gemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best_time(lambda: a @ b, repeats) / 1e9
 
 
-def _forward_backward(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+def forward_backward(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """A step to time: clear ``module``'s and ``x``'s gradients, then backpropagate the sum of ``module(x)``."""
+
     def step() -> None:
         module.zero_grad(set_to_none=True)
+        x.grad = None
         module(x).sum().backward()
 
     return step
@@ -180,7 +184,7 @@ def _time_module(name: str, module: nn.Module, x: torch.Tensor, repeats: int, no
 
     return [
         BenchRow(name, "forward", best_time(forward, repeats), pixels, note),
-        BenchRow(name, "forward+backward", best_time(_forward_backward(module, x), repeats), pixels, note),
+        BenchRow(name, "forward+backward", best_time(forward_backward(module, x), repeats), pixels, note),
     ]
 
 

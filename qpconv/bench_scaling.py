@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .bench import best_time, gemm_gflops
+from .bench import best_time, forward_backward, gemm_gflops
 from .circuits import _KRON_MAX_QUBITS, circuit_columns
 from .encoding import MAX_QUBITS
 from .layers import QuantumPointwiseConv2d
@@ -166,15 +166,6 @@ def _peak_extra_bytes(step: Callable[[], None]) -> float:
     return max(0, _status_kib("VmHWM") - before) * 1024.0
 
 
-def _step(module: nn.Module, x: torch.Tensor) -> Callable[[], None]:
-    def step() -> None:
-        module.zero_grad(set_to_none=True)
-        x.grad = None
-        module(x).sum().backward()
-
-    return step
-
-
 def _columns_step(layer: QuantumPointwiseConv2d) -> Callable[[], None]:
     """Build the layer's circuit columns and backpropagate a fixed random gradient through them."""
     columns = circuit_columns(layer.ansatz, layer.weights.detach(), layer.in_channels)
@@ -201,7 +192,7 @@ def _measure(n_qubits: int, n_layers: int, config: ScalingConfig) -> ScalingRow:
     x = torch.randn(config.batch, channels, config.height, config.width, requires_grad=True)
     layer = QuantumPointwiseConv2d(channels, out, n_layers)
     classical = nn.Conv2d(channels, out, 1, bias=False)
-    quantum_step, classical_step = _step(layer, x), _step(classical, x)
+    quantum_step, classical_step = forward_backward(layer, x), forward_backward(classical, x)
     quantum_bytes = _peak_extra_bytes(quantum_step)
     classical_bytes = _peak_extra_bytes(classical_step)
     quantum_seconds = best_time(quantum_step, config.repeats)

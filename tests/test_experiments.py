@@ -44,7 +44,8 @@ def test_plan_covers_every_model_and_seed():
 def test_unknown_experiment_and_preset():
     with pytest.raises(
         ValueError,
-        match=r"unknown experiment 'fig9'; expected one of \['fig4_5', 'fig6_7', 'fig8', 'controls', 'controls_fmnist'\]",
+        match=r"unknown experiment 'fig9'; expected one of "
+        r"\['fig4_5', 'fig6_7', 'fig8', 'controls', 'controls_fmnist', 'architectures'\]",
     ):
         plan_runs("fig9", "quick")
     with pytest.raises(ValueError, match=r"unknown preset 'huge'; expected one of \['quick', 'full', 'tune'\]"):

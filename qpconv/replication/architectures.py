@@ -1,22 +1,31 @@
-"""Standard CNNs sized for CIFAR (32x32), and which of their 1x1 convolutions to make quantum.
+"""Standard CNNs sized for CIFAR (32x32), which of their 1x1 convolutions to make quantum, and what that costs.
 
-For the experiments that put :class:`qpconv.layers.QuantumPointwiseConv2d` into
-standard architectures through :func:`qpconv.surgery.swap_pointwise`:
+Book: Beyond the paper's CNN.
+
+For the experiment ``architectures``, which puts :class:`qpconv.layers.QuantumPointwiseConv2d`
+into standard networks through :func:`qpconv.surgery.swap_pointwise`:
 
 * :func:`cifar_mobilenet_v2`: torchvision's MobileNetV2 with the stem at stride 1 and the
   first strided stage (24 channels) at stride 1, so that a 32x32 image reaches the last
   stages at 4x4 instead of 1x1 (the usual CIFAR adaptation); the width multiplier is a
   parameter.
-* :func:`cifar_bottleneck_resnet`: torchvision's ``ResNet(Bottleneck, blocks)`` with a
-  3x3 stride-1 stem and no max-pool (maps 32, 16, 8, 4 in the four stages).
+* :func:`cifar_bottleneck_resnet`: a CIFAR ResNet of torchvision's ``Bottleneck`` blocks
+  (3x3 stem, stages at 32, 16 and 8 pixels a side).
+* :data:`NETWORKS`: the experiment's four models, each network classical and with its
+  cheapest 1x1 convs of at least :data:`SWAP_MIN_IN_CHANNELS` inputs made quantum
+  (:func:`build_network`).
 * :func:`pointwise_costs` measures each plain 1x1 conv's map size on a dummy image and
   models the cost of a quantum layer in its place (the FLOP model of :mod:`qpconv.surgery`);
   :func:`cheapest_pointwise` picks the ``k`` cheapest, :func:`mobilenet_projections` the
   projection 1x1s of the last ``k`` inverted-residual blocks.
+* :func:`time_pointwise` and :func:`cost_split` measure: each 1x1's shape as a classical
+  and a quantum layer, and how a network's training step splits between its simulated
+  circuits and the rest.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,18 +33,48 @@ import torch
 from torch import nn
 
 from .._optional import import_optional
-from ..surgery import circuit_column_flops, classical_pixel_flops, quantum_pixel_flops, unswappable
+from ..bench import best_time, forward_backward
+from ..layers import QuantumPointwiseConv2d
+from ..registry import lookup
+from ..surgery import circuit_column_flops, classical_pixel_flops, quantum_pixel_flops, swap_pointwise, unswappable
+from .datasets import get_dataset_spec
 
 __all__ = [
+    "MOBILENET_SWAPPED",
+    "MOBILENET_WIDTH",
+    "NETWORKS",
+    "RESNET_BLOCKS",
+    "RESNET_PLANES",
+    "RESNET_SWAPPED",
+    "SWAP_MIN_IN_CHANNELS",
+    "CostSplit",
+    "Network",
     "PointwiseCost",
+    "PointwiseTiming",
+    "build_network",
     "cheapest_pointwise",
     "cifar_bottleneck_resnet",
     "cifar_mobilenet_v2",
+    "cost_split",
     "mobilenet_projections",
     "pointwise_costs",
+    "time_pointwise",
 ]
 
 models = import_optional("torchvision.models", extra="replication", feature="qpconv.replication.architectures")
+
+RESNET_BLOCKS = (1, 1, 1)
+"""Bottleneck blocks per stage of the experiments' ResNet (an 11-layer bottleneck ResNet)."""
+RESNET_PLANES = (16, 32, 64)
+"""Bottleneck widths of the experiments' ResNet's stages, those of He et al.'s CIFAR ResNets."""
+MOBILENET_WIDTH = 0.25
+"""Width multiplier of the experiments' MobileNetV2: a full run of its quantum-swapped twin fits about 2 CPU hours."""
+SWAP_MIN_IN_CHANNELS = 64
+"""The quantum-swapped networks make quantum the 1x1 convs with at least this many inputs (6 qubits) that cost least."""
+MOBILENET_SWAPPED = 2
+"""How many 1x1 convs of the MobileNetV2 are made quantum: ``features.8.conv.2`` and ``features.9.conv.2`` (96 -> 16 at 8x8)."""
+RESNET_SWAPPED = 1
+"""How many 1x1 convs of the ResNet are made quantum: ``layer3.0.conv3`` (64 -> 256 at 8x8)."""
 
 
 def cifar_mobilenet_v2(num_classes: int = 10, width_mult: float = 1.0) -> nn.Module:
@@ -64,24 +103,50 @@ def cifar_mobilenet_v2(num_classes: int = 10, width_mult: float = 1.0) -> nn.Mod
     return model
 
 
-def cifar_bottleneck_resnet(blocks: tuple[int, int, int, int] = (2, 2, 2, 2), num_classes: int = 10) -> nn.Module:
-    """A bottleneck ResNet for 32x32 inputs: torchvision's ``ResNet(Bottleneck, blocks)``, CIFAR stem.
+def cifar_bottleneck_resnet(
+    blocks: tuple[int, ...] = RESNET_BLOCKS, planes: tuple[int, ...] = RESNET_PLANES, num_classes: int = 10
+) -> nn.Sequential:
+    """A CIFAR bottleneck ResNet (He et al. 2016, Sec. 4.2 widths) of torchvision's ``Bottleneck`` blocks.
 
-    The 7x7 stride-2 stem and the max-pool are replaced by a 3x3 stride-1 conv (64 channels,
-    no bias, as torchvision's) and nothing, so the four stages see 32, 16, 8 and 4 pixels a side.
-    ``blocks=(2, 2, 2, 2)`` is a 26-layer bottleneck ResNet; ``(3, 4, 6, 3)`` ResNet-50's stages.
+    ``stem`` (3x3 conv to ``planes[0]`` channels, BN, ReLU), then one stage per entry of
+    ``blocks``: ``layer1``, ``layer2``, ... of torchvision ``Bottleneck(inplanes, planes[i])``
+    blocks (1x1 reduce ``conv1``, 3x3 ``conv2``, 1x1 expand ``conv3`` to ``4 * planes[i]``;
+    each stage but the first halves the map in its first block's ``conv2`` and a strided 1x1
+    ``downsample``), then ``head`` (global average pool, linear). With the defaults the
+    three stages see 32, 16 and 8 pixels a side and end with 64, 128 and 256 channels.
 
     Args:
         blocks: bottleneck blocks per stage.
+        planes: the stages' bottleneck widths (their outputs are four times as wide).
         num_classes: outputs of the classifier.
 
     Returns:
-        The model: ``(N, 3, 32, 32)`` -> ``(N, num_classes)``.
+        The model: ``(N, 3, 32, 32)`` -> ``(N, num_classes)``, with children ``stem``,
+        ``layer1`` ... and ``head``, so that its convs have names like ``layer3.0.conv1``.
+
+    Raises:
+        ValueError: ``blocks`` and ``planes`` differ in length, or hold a non-positive entry.
     """
-    model = models.ResNet(models.resnet.Bottleneck, list(blocks), num_classes=num_classes)
-    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-    model.maxpool = nn.Identity()
-    return model
+    if len(blocks) != len(planes) or not blocks or min(*blocks, *planes) < 1:
+        raise ValueError(f"blocks and planes must be equally long tuples of positive integers, got {blocks} and {planes}")
+    stages: dict[str, nn.Module] = {
+        "stem": nn.Sequential(nn.Conv2d(3, planes[0], 3, padding=1, bias=False), nn.BatchNorm2d(planes[0]), nn.ReLU(inplace=True))
+    }
+    width = planes[0]
+    bottleneck = models.resnet.Bottleneck
+    for stage, (count, plane) in enumerate(zip(blocks, planes, strict=True)):
+        layers = []
+        for index in range(count):
+            stride = 2 if stage > 0 and index == 0 else 1
+            out = plane * bottleneck.expansion
+            downsample = None
+            if stride != 1 or width != out:
+                downsample = nn.Sequential(nn.Conv2d(width, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out))
+            layers.append(bottleneck(width, plane, stride, downsample))
+            width = out
+        stages[f"layer{stage + 1}"] = nn.Sequential(*layers)
+    stages["head"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+    return nn.Sequential(OrderedDict(stages))
 
 
 @dataclass(frozen=True)
@@ -190,3 +255,207 @@ def mobilenet_projections(model: nn.Module, last: int) -> list[str]:
         index = max(i for i, (_, m) in enumerate(sequence.named_children()) if isinstance(m, nn.Conv2d))
         names.append(f"{block}.conv.{index}")
     return names
+
+
+@dataclass(frozen=True)
+class Network:
+    """A standard network of the architecture experiments, classical or with some 1x1 convs made quantum.
+
+    Attributes:
+        name: registry key, the ``kind`` of :func:`build_network` (distinct from the
+            pointwise blocks of :data:`~qpconv.replication.models.POINTWISE_BLOCKS`).
+        description: one line, for tables.
+        classical: ``num_classes -> model``, the classical network.
+        swapped: ``model -> names`` of the 1x1 convs that :func:`~qpconv.surgery.swap_pointwise`
+            makes quantum; ``None`` for the classical network.
+    """
+
+    name: str
+    description: str
+    classical: Callable[[int], nn.Module]
+    swapped: Callable[[nn.Module], list[str]] | None = None
+
+    @property
+    def has_circuits(self) -> bool:
+        """Whether the network holds quantum circuits (then it needs ``n_layers``)."""
+        return self.swapped is not None
+
+    def build(self, num_classes: int, n_layers: int | None) -> nn.Module:
+        """The network, freshly initialised from torch's global generator, its chosen convs swapped with ``L = n_layers``."""
+        model = self.classical(num_classes)
+        if self.swapped is not None:
+            swap_pointwise(model, select=self.swapped(model), n_layers=n_layers)
+        return model
+
+
+def _mobilenet(num_classes: int) -> nn.Module:
+    return cifar_mobilenet_v2(num_classes, width_mult=MOBILENET_WIDTH)
+
+
+def _resnet(num_classes: int) -> nn.Module:
+    return cifar_bottleneck_resnet(num_classes=num_classes)
+
+
+def _cheapest(k: int) -> Callable[[nn.Module], list[str]]:
+    """The rule of the quantum-swapped networks: the ``k`` cheapest 1x1s with at least :data:`SWAP_MIN_IN_CHANNELS` inputs."""
+
+    def names(model: nn.Module) -> list[str]:
+        return cheapest_pointwise(pointwise_costs(model), k, where=lambda cost: cost.in_channels >= SWAP_MIN_IN_CHANNELS)
+
+    return names
+
+
+_MOBILENET = f"MobileNetV2 x{MOBILENET_WIDTH} for 32x32 inputs"
+_RESNET = f"bottleneck ResNet, stages {RESNET_BLOCKS} of widths {RESNET_PLANES}"
+_SWAPPED = f"1x1(s) with at least {SWAP_MIN_IN_CHANNELS} inputs made quantum"
+NETWORKS: dict[str, Network] = {
+    network.name: network
+    for network in (
+        Network("mobilenetv2-classical", _MOBILENET, _mobilenet),
+        Network(
+            "mobilenetv2-quantum",
+            f"{_MOBILENET}, its {MOBILENET_SWAPPED} cheapest {_SWAPPED}",
+            _mobilenet,
+            _cheapest(MOBILENET_SWAPPED),
+        ),
+        Network("resnet-classical", _RESNET, _resnet),
+        Network("resnet-quantum", f"{_RESNET}, its {RESNET_SWAPPED} cheapest {_SWAPPED}", _resnet, _cheapest(RESNET_SWAPPED)),
+    )
+}
+"""The networks of "Beyond the paper's CNN", by name: each classical one and its quantum-swapped twin."""
+
+
+def build_network(dataset: str, kind: str, n_layers: int | None = 3) -> nn.Module:
+    """The network ``kind`` of :data:`NETWORKS` for ``dataset``.
+
+    Args:
+        dataset: a dataset of 3-channel 32x32 images (``"cifar10"``).
+        kind: a network of :data:`NETWORKS`.
+        n_layers: ``L`` of the swapped quantum layers; used only by networks with circuits.
+
+    Returns:
+        ``(N, 3, 32, 32)`` -> ``(N, n_classes)`` logits.
+
+    Raises:
+        ValueError: unknown ``kind``, a dataset of other images, or ``n_layers`` missing
+            for a network with circuits.
+    """
+    spec = get_dataset_spec(dataset)
+    network = lookup(NETWORKS, kind, "network")
+    if (spec.channels, spec.image_size) != (3, 32):
+        raise ValueError(
+            f"the {kind!r} network takes 3-channel 32x32 images; {dataset} has {spec.channels}-channel "
+            f"{spec.image_size}x{spec.image_size} ones"
+        )
+    if network.has_circuits and n_layers is None:
+        raise ValueError(f"the {kind!r} network has circuits: n_layers must be a positive integer, got None")
+    return network.build(spec.n_classes, n_layers if network.has_circuits else None)
+
+
+@dataclass(frozen=True)
+class PointwiseTiming:
+    """Measured forward+backward time of a plain 1x1 conv's shape, classical and quantum.
+
+    Attributes:
+        name: the conv's qualified name.
+        in_channels, out_channels: its channels; ``n_qubits`` of the quantum layer in its place.
+        pixels: ``batch * height * width`` of the timed input.
+        classical_seconds: a fresh ``nn.Conv2d(C_in, C_out, 1)`` on that input, best of the repeats.
+        quantum_seconds: a fresh ``QuantumPointwiseConv2d(C_in, C_out, n_layers=L)`` on it.
+    """
+
+    name: str
+    in_channels: int
+    out_channels: int
+    n_qubits: int
+    pixels: int
+    classical_seconds: float
+    quantum_seconds: float
+
+
+def time_pointwise(costs: list[PointwiseCost], batch: int = 16, n_layers: int = 3, repeats: int = 3) -> list[PointwiseTiming]:
+    """Time each conv of ``costs`` (from :func:`pointwise_costs`) as a classical 1x1 and as a quantum layer.
+
+    Each timing is forward+backward (gradients w.r.t. the input and the weights) of a freshly
+    built layer on a random float32 input ``(batch, C_in, height, width)`` on the CPU, in
+    this process's torch threads, best of ``repeats`` (:func:`qpconv.bench.best_time`).
+
+    Raises:
+        ValueError: ``batch`` or ``repeats`` not a positive integer.
+    """
+    for name, value in (("batch", batch), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    timings = []
+    for cost in costs:
+        x = torch.randn(batch, cost.in_channels, cost.height, cost.width, requires_grad=True)
+        classical = nn.Conv2d(cost.in_channels, cost.out_channels, 1)
+        quantum = QuantumPointwiseConv2d(cost.in_channels, cost.out_channels, n_layers=n_layers)
+        timings.append(
+            PointwiseTiming(
+                cost.name,
+                cost.in_channels,
+                cost.out_channels,
+                quantum.n_qubits,
+                batch * cost.height * cost.width,
+                best_time(forward_backward(classical, x), repeats),
+                best_time(forward_backward(quantum, x), repeats),
+            )
+        )
+    return timings
+
+
+@dataclass(frozen=True)
+class CostSplit:
+    """Where a network's training step spends its time: in the simulated circuits, or the rest.
+
+    Attributes:
+        step_seconds: forward+backward of the whole network on a batch (train mode).
+        circuit_seconds: forward+backward of its quantum layers alone, each on an input of
+            the shape it receives in that step.
+    """
+
+    step_seconds: float
+    circuit_seconds: float
+
+    @property
+    def circuit_share(self) -> float:
+        """``circuit_seconds / step_seconds`` (timed apart, so a small excess over 1 is noise)."""
+        return self.circuit_seconds / self.step_seconds
+
+
+def cost_split(model: nn.Module, batch: int = 128, image_size: int = 32, repeats: int = 3) -> CostSplit:
+    """Measure :class:`CostSplit` of ``model`` (3-channel images) on a random batch, on the CPU.
+
+    The quantum layers' input shapes are recorded by one forward pass; each is then timed alone
+    (:func:`qpconv.bench.best_time`). The model's mode is restored afterwards.
+
+    Raises:
+        ValueError: ``batch`` or ``repeats`` not a positive integer.
+    """
+    for name, value in (("batch", batch), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    layers = [m for m in model.modules() if isinstance(m, QuantumPointwiseConv2d)]
+    shapes: dict[int, torch.Size] = {}
+
+    def recorder(index: int) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def record(_module: nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+            shapes.setdefault(index, inputs[0].shape)
+
+        return record
+
+    hooks = [layer.register_forward_hook(recorder(i)) for i, layer in enumerate(layers)]
+    images = torch.randn(batch, 3, image_size, image_size)
+    training = model.training
+    try:
+        model.train()
+        step = best_time(forward_backward(model, images), repeats)
+    finally:
+        model.train(training)
+        for hook in hooks:
+            hook.remove()
+    circuits = sum(
+        best_time(forward_backward(layer, torch.randn(shapes[i], requires_grad=True)), repeats) for i, layer in enumerate(layers)
+    )
+    return CostSplit(step, circuits)

@@ -8,6 +8,8 @@ Experiments
     ``fig8``             CIFAR-10: quantum with ``L = 1, 2, 3, 4`` vs classical.
     ``controls``         CIFAR-10: the quantum block against ten controls ("What makes it work?").
     ``controls_fmnist``  Fashion-MNIST: the quantum block against four of them.
+    ``architectures``    CIFAR-10: MobileNetV2 and a bottleneck ResNet, classical vs with quantum 1x1s
+                         ("Beyond the paper's CNN").
 
 Shared runs are computed once
     A run is identified by (dataset, model, preset, seed) and stored under the *first*
@@ -39,14 +41,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import TensorDataset
 
 from ..registry import lookup
+from .architectures import NETWORKS, build_network
 from .datasets import DatasetSpec, get_dataset_spec
 from .executors import DEFAULT_CHECKPOINT_DIR, Executor, LocalExecutor, ReportKind, RunReport, RunSink
 from .loading import LoadedDataset, load_dataset, make_loaders, stratified_split, stratified_subset
 from .locks import RunLockedError, run_lock
-from .models import HybridCNN, build_model, circuit_settings, parameter_summary
+from .models import build_model, circuit_settings, parameter_summary
 from .recipe import TrainingRecipe
 from .results import (
     MODEL_FILE,
@@ -115,8 +119,9 @@ class ModelVariant:
     """One model of an experiment: the pointwise block's kind and, if it has circuits, their depth ``L``.
 
     Attributes:
-        kind: a pointwise block of :data:`~qpconv.replication.models.POINTWISE_BLOCKS`.
-        n_layers: entangling blocks per circuit (blocks with circuits only; ``None`` otherwise).
+        kind: a pointwise block of :data:`~qpconv.replication.models.POINTWISE_BLOCKS` (in the
+            paper's CNN), or a network of :data:`~qpconv.replication.architectures.NETWORKS`.
+        n_layers: entangling blocks per circuit (models with circuits only; ``None`` otherwise).
         more_seeds: also run the preset's ``extra_seeds`` (for the comparisons that need
             more than three seeds); not part of the variant's identity.
     """
@@ -130,8 +135,10 @@ class ModelVariant:
         """``"<kind>-L<n_layers>"`` or ``"<kind>"``: the run folder's name."""
         return self.kind if self.n_layers is None else f"{self.kind}-L{self.n_layers}"
 
-    def build(self, dataset: str) -> HybridCNN:
-        """A freshly initialised model of this variant for ``dataset``."""
+    def build(self, dataset: str) -> nn.Module:
+        """A freshly initialised model of this variant for ``dataset``: images ``(N, C, H, W)`` -> logits."""
+        if self.kind in NETWORKS:
+            return build_network(dataset, self.kind, n_layers=self.n_layers)
         return build_model(dataset, self.kind, n_layers=self.n_layers)
 
 
@@ -185,8 +192,20 @@ EXPERIMENTS: dict[str, Experiment] = {
         tuple(v for v in _CONTROLS if v.kind in ("quantum", "classical", "linear", "normalised-quadratic", "frozen")),
         "What makes it work? Fashion-MNIST: the quantum block against four controls",
     ),
+    "architectures": Experiment(
+        "architectures",
+        "cifar10",
+        (
+            ModelVariant("mobilenetv2-classical"),
+            ModelVariant("mobilenetv2-quantum", 3),
+            ModelVariant("resnet-classical"),
+            ModelVariant("resnet-quantum", 3),
+        ),
+        "Beyond the paper's CNN: CIFAR-10, MobileNetV2 and a bottleneck ResNet, classical vs quantum-swapped",
+    ),
 }
-"""The experiments by name (``qpconv run EXPERIMENT``): the paper's three and the controls of "What makes it work?"."""
+"""The experiments by name (``qpconv run EXPERIMENT``): the paper's three, the controls of "What makes it work?" and
+the standard networks of "Beyond the paper's CNN"."""
 
 
 @dataclass(frozen=True)
@@ -429,7 +448,7 @@ def _splits(data: LoadedDataset, preset: Preset) -> tuple[TensorDataset, TensorD
     return stratified_split(data.train, preset.validation_size, SUBSET_SEED)
 
 
-def _run_config(run: RunSpec, data: LoadedDataset, model: HybridCNN) -> RunConfig:
+def _run_config(run: RunSpec, data: LoadedDataset, model: nn.Module) -> RunConfig:
     """What a run trains and on what, read from the preset, the data and the built model."""
     preset = run.preset
     train_split, evaluation = _splits(data, preset)
@@ -705,7 +724,7 @@ def load_runs(
 
 def trained_models(
     experiment: str, model: str, results_dir: str | os.PathLike = DEFAULT_RESULTS_DIR, preset: str = "full"
-) -> list[tuple[RunRecord, HybridCNN]]:
+) -> list[tuple[RunRecord, nn.Module]]:
     """The recorded runs (of ``preset``) of ``model`` in ``experiment`` that kept their trained model, each with it loaded.
 
     Only complete runs keep a model (``model.pt``, runs with quantum circuits: see

@@ -1,6 +1,7 @@
 """The paper's Figs. 4-8 redrawn from recorded runs, one function per figure, and the figures of the chapters beyond it.
 
-Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8, What makes it work?, On a real quantum computer.
+Book: Replicating Figs. 4-5, Replicating Figs. 6-7, Replicating Fig. 8, What makes it work?, On a real quantum computer,
+Beyond the paper's CNN.
 
 Every figure takes the runs of one experiment (:func:`~qpconv.replication.experiments.load_runs`) and
 draws per-epoch curves in two panels sharing the y axis, **train** (left: the epoch's mean over its
@@ -15,6 +16,7 @@ seeds and epochs, and which hardware produced it (:func:`describe_runs`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -23,6 +25,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ..bench_scaling import ScalingRow
 from .results import RunRecord, RunStatus, metrics_table
 from .robustness import ConditionKind
 from .statistics import LEVEL, mean_interval
@@ -34,6 +37,8 @@ __all__ = [
     "figure_depth",
     "figure_device_conditions",
     "figure_loss",
+    "figure_pointwise_cost",
+    "figure_scaling",
     "runs_frame",
 ]
 
@@ -279,4 +284,80 @@ def figure_device_conditions(conditions: pd.DataFrame, kind: ConditionKind) -> F
         xlabel=label, ylabel="test accuracy (%)", title=f"Trained quantum L = 3 models: accuracy vs {against} (seeds: {seeds})"
     )
     ax.legend(title=None)
+    return fig
+
+
+def figure_pointwise_cost(timings: pd.DataFrame, title: str) -> Figure:
+    """Cost per pixel of each plain 1x1 conv of a network, classical and as a quantum layer, against ``C_in``.
+
+    Book: Beyond the paper's CNN.
+
+    Args:
+        timings: :func:`~qpconv.replication.architecture_study.pointwise_timing_table`.
+        title: the figure's title (say where the timings were measured).
+
+    Returns:
+        Left, the modelled forward FLOPs per pixel; right, the measured forward+backward
+        microseconds per pixel; quantum filled, classical open, one marker per network,
+        the convs its quantum twin swaps ringed in black. Both axes logarithmic.
+    """
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+    frame = timings.assign(
+        quantum_us=1e6 * timings["quantum_seconds"] / timings["pixels"],
+        classical_us=1e6 * timings["classical_seconds"] / timings["pixels"],
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    markers = dict(zip(sorted(frame["network"].unique()), ("o", "s", "^", "v"), strict=False))
+    panels = (
+        ("quantum_flops_per_pixel", "classical_flops_per_pixel", "modelled forward FLOPs per pixel"),
+        ("quantum_us", "classical_us", "measured forward+backward us per pixel"),
+    )
+    for ax, (quantum, classical, ylabel) in zip(axes, panels, strict=True):
+        for network, rows in frame.groupby("network"):
+            marker = markers[str(network)]
+            ax.scatter(rows["in_channels"], rows[quantum], marker=marker, color="C0", alpha=0.7, label=f"{network}, quantum")
+            ax.scatter(rows["in_channels"], rows[classical], marker=marker, facecolors="none", edgecolors="C3",
+                       label=f"{network}, classical 1x1")  # fmt: skip
+            chosen = rows[rows["swapped"]]
+            ax.scatter(chosen["in_channels"], chosen[quantum], marker=marker, s=110, facecolors="none", edgecolors="black")
+        ax.set(xscale="log", yscale="log", xlabel="input channels C_in (qubits = ceil(log2 C_in))", ylabel=ylabel)
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"{title} (black rings: the convs made quantum in the trained networks)")
+    fig.tight_layout()
+    return fig
+
+
+def figure_scaling(rows: Sequence[ScalingRow], title: str) -> Figure:
+    """The exact layer from few to many qubits: time per pixel, the FLOP model at the GEMM peak, the circuits' share.
+
+    Book: Beyond the paper's CNN.
+
+    Args:
+        rows: :func:`qpconv.bench_scaling.scaling_table` rows (skipped sizes are left out).
+        title: the figure's title (say where it was measured).
+
+    Returns:
+        Left: measured forward+backward microseconds per pixel of the quantum layer (one line
+        per ``L``), of the classical 1x1 conv of the same channels (dashed), and the
+        quantum layer's modelled FLOPs at the run's measured float32 GEMM peak (dotted: the
+        time a perfect implementation would need). Right: the share of the quantum step
+        spent building the circuits' unitary columns.
+    """
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.15)
+    frame = pd.DataFrame([asdict(row) for row in rows if not row.skipped])
+    frame["model_us_per_pixel"] = frame["model_flops_per_pixel"] / (frame["peak_gflops"] * 1e3)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
+    for index, (n_layers, group) in enumerate(frame.groupby("n_layers")):
+        color = f"C{index}"
+        left.plot(group["n_qubits"], group["quantum_us_per_pixel"], "o-", color=color, label=f"quantum, L = {n_layers}")
+        left.plot(group["n_qubits"], group["model_us_per_pixel"], ":", color=color)
+        right.plot(group["n_qubits"], 100 * group["columns_share"], "o-", color=color, label=f"L = {n_layers}")
+    classical = frame.groupby("n_qubits")["classical_us_per_pixel"].min()
+    left.plot(classical.index, classical.values, "s--", color="C3", label="classical 1x1 conv")
+    left.set(yscale="log", xlabel="qubits n (C_in = 2^n, C_out = C_in / 4)", ylabel="forward+backward us per pixel")
+    right.set(xlabel="qubits n", ylabel="building the unitaries (% of the step)")
+    left.legend(fontsize=8, title="dotted: FLOP model at GEMM peak", title_fontsize=8)
+    right.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig

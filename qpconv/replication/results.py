@@ -102,7 +102,8 @@ class RunConfig:
         train_size, test_size: images trained and tested on.
         subset_seed: seed of the stratified subsets, ``None`` for the whole splits.
         augmentation: always ``None`` (no augmentation, see :mod:`~qpconv.replication.loading`).
-        model_kind: the pointwise block (:data:`~qpconv.replication.models.POINTWISE_BLOCKS`).
+        model_kind: the pointwise block (:data:`~qpconv.replication.models.POINTWISE_BLOCKS`) or the
+            network (:data:`~qpconv.replication.architectures.NETWORKS`).
         ansatz, n_layers: of the quantum layers, read from the built model (``None`` without).
         parameters: trainable-parameter counts (:func:`~qpconv.replication.models.parameter_summary`).
         recipe: the training recipe that ran.
