@@ -68,13 +68,13 @@ RESNET_BLOCKS = (1, 1, 1)
 RESNET_PLANES = (16, 32, 64)
 """Bottleneck widths of the experiments' ResNet's stages, those of He et al.'s CIFAR ResNets."""
 MOBILENET_WIDTH = 0.25
-"""Width multiplier of the experiments' MobileNetV2: a full run of its quantum-swapped twin fits about 2 CPU hours."""
+"""Width multiplier of the experiments' MobileNetV2, chosen so that a full run of its quantum twin fits about 2 CPU hours."""
 SWAP_MIN_IN_CHANNELS = 64
 """The quantum-swapped networks make quantum the 1x1 convs with at least this many inputs (6 qubits) that cost least."""
 MOBILENET_SWAPPED = 2
-"""How many 1x1 convs of the MobileNetV2 are made quantum: ``features.8.conv.2`` and ``features.9.conv.2`` (96 -> 16 at 8x8)."""
+"""Number of MobileNetV2 1x1 convs made quantum (they are ``features.8.conv.2`` and ``features.9.conv.2``, 96 -> 16 at 8x8)."""
 RESNET_SWAPPED = 1
-"""How many 1x1 convs of the ResNet are made quantum: ``layer3.0.conv3`` (64 -> 256 at 8x8)."""
+"""Number of ResNet 1x1 convs made quantum (it is ``layer3.0.conv3``, 64 -> 256 at 8x8)."""
 
 
 def cifar_mobilenet_v2(num_classes: int = 10, width_mult: float = 1.0) -> nn.Module:
@@ -322,7 +322,7 @@ NETWORKS: dict[str, Network] = {
         Network("resnet-quantum", f"{_RESNET}, its {RESNET_SWAPPED} cheapest {_SWAPPED}", _resnet, _cheapest(RESNET_SWAPPED)),
     )
 }
-"""The networks of "Beyond the paper's CNN", by name: each classical one and its quantum-swapped twin."""
+"""The networks of "Beyond the paper's CNN" by name, each classical one and its quantum-swapped twin."""
 
 
 def build_network(dataset: str, kind: str, n_layers: int | None = 3) -> nn.Module:

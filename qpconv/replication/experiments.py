@@ -8,8 +8,7 @@ Experiments
     ``fig8``             CIFAR-10: quantum with ``L = 1, 2, 3, 4`` vs classical.
     ``controls``         CIFAR-10: the quantum block against ten controls ("What makes it work?").
     ``controls_fmnist``  Fashion-MNIST: the quantum block against four of them.
-    ``architectures``    CIFAR-10: MobileNetV2 and a bottleneck ResNet, classical vs with quantum 1x1s
-                         ("Beyond the paper's CNN").
+    ``architectures``    CIFAR-10: MobileNetV2 and a bottleneck ResNet, classical vs quantum-swapped.
 
 Shared runs are computed once
     A run is identified by (dataset, model, preset, seed) and stored under the *first*
