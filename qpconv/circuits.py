@@ -270,6 +270,23 @@ def _apply_in_two_blocks(state: torch.Tensor, gates: torch.Tensor) -> torch.Tens
     return (lower.unsqueeze(1) @ state).reshape(k, dim, cols)
 
 
+def _two_block_columns(gates: torch.Tensor, n_columns: int) -> torch.Tensor:
+    """The first ``n_columns`` columns of ``gates``' Kronecker product, ``(K, 2**n, n_columns)``, from its two blocks.
+
+    What :func:`_apply_in_two_blocks` gives on the identity's leading columns, without its two
+    matrix products: column ``j = (j_high, j_low)`` is ``upper[:, j_high] (x) lower[:, j_low]``,
+    an outer product (as a matrix product, for a fast backward) of the columns needed.
+    """
+    k, n_qubits = gates.shape[:2]
+    high = n_qubits // 2
+    upper, lower = _kron(gates[:, :high]), _kron(gates[:, high:])
+    rows_high, rows_low = upper.shape[1], lower.shape[1]
+    needed = -(-n_columns // rows_low)  # columns of the upper block that the leading columns use
+    outer = upper[:, :, :needed].reshape(k, rows_high * needed, 1) @ lower.reshape(k, 1, rows_low * rows_low)
+    columns = outer.view(k, rows_high, needed, rows_low, rows_low).transpose(2, 3)
+    return columns.reshape(k, rows_high * rows_low, needed * rows_low)[..., :n_columns]
+
+
 def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> torch.Tensor:
     """Apply ``stages`` in order to ``identity``, the ``(K, 2**n, C)`` leading identity columns."""
     dense = n_qubits <= _KRON_MAX_QUBITS
@@ -279,7 +296,8 @@ def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> t
     state = identity
     for kind, value in stages:
         if kind is StageKind.LOCAL and not dense:
-            state = _apply_in_two_blocks(state, value)
+            first = state is identity
+            state = _two_block_columns(value, identity.shape[-1]) if first else _apply_in_two_blocks(state, value)
         elif kind is StageKind.LOCAL:
             # a product with the identity's leading columns is a slice (saves the largest product)
             kron = next(krons)

@@ -80,15 +80,22 @@ def test_unknown_ansatz_and_bad_weight_shape():
         circuit_columns("strongly_entangling", torch.zeros(1, 2, 3, 5))
 
 
+@pytest.mark.parametrize("n_columns", [1, 19, 32])
 @pytest.mark.parametrize("ansatz", sorted(ANSATZE))
-def test_dense_and_two_block_paths_agree(ansatz, monkeypatch):
+def test_dense_and_two_block_paths_agree(ansatz, n_columns, monkeypatch):
     import qpconv.circuits
 
     weights = random_weights(ansatz, 2, 3, 5).requires_grad_(True)
-    dense = circuit_columns(ansatz, weights, 19)
-    (dense_grad,) = torch.autograd.grad(dense.abs().square().sum(dim=0)[:, 3].sum(), weights)
+    probe = torch.randn(2, 32, n_columns, dtype=torch.complex128)  # a fixed random linear function of the columns
+
+    def loss(columns):
+        return (columns * probe.conj()).real.sum()
+
+    dense = circuit_columns(ansatz, weights, n_columns)
+    (dense_grad,) = torch.autograd.grad(loss(dense), weights)
     monkeypatch.setattr(qpconv.circuits, "_KRON_MAX_QUBITS", 0)
-    blocks = circuit_columns(ansatz, weights, 19)
-    (blocks_grad,) = torch.autograd.grad(blocks.abs().square().sum(dim=0)[:, 3].sum(), weights)
+    blocks = circuit_columns(ansatz, weights, n_columns)
+    (blocks_grad,) = torch.autograd.grad(loss(blocks), weights)
+    assert dense_grad.abs().max() > 1e-3  # the loss depends on the angles
     torch.testing.assert_close(dense, blocks, atol=1e-12, rtol=0)
     torch.testing.assert_close(dense_grad, blocks_grad, atol=1e-12, rtol=0)
