@@ -88,3 +88,14 @@ def test_environment_variable_disables_the_kernels(monkeypatch):
     monkeypatch.setattr(qpconv.cpu_kernels, "_tried", False)
     monkeypatch.setattr(qpconv.cpu_kernels, "_kernels", None)
     assert qpconv.cpu_kernels.load() is None
+
+
+def test_chunks_fit_the_cache_unless_the_circuit_matrix_does_not_then_they_reuse_it():
+    sim = qpconv.simulation
+    small = torch.zeros(10, 64)  # 64 -> 64 channels, 6 qubits: [A; B] is 1,408 x 64 floats, 360 KB
+    assert sim._pixels_per_chunk(small, 1408, threads=1) == sim._CHUNK_BYTES_PER_THREAD // (1408 * 4)
+    assert sim._pixels_per_chunk(small, 1408, threads=2) == 2 * (sim._CHUNK_BYTES_PER_THREAD // (1408 * 4))
+    wide = torch.zeros(10, 1024)  # 1024 -> 256 channels, 10 qubits: 53,248 x 1024 floats, 218 MB
+    assert sim._pixels_per_chunk(wide, 53248, threads=1) == sim._REUSE_PIXELS
+    widest = torch.zeros(10, 4096)  # 12 qubits: a reused chunk would exceed the memory bound
+    assert sim._pixels_per_chunk(widest, 843776, threads=1) == max(16, sim._MAX_CHUNK_BYTES_PER_THREAD // (843776 * 4))
