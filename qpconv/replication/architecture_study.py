@@ -96,8 +96,8 @@ def architectures_table(summary: pd.DataFrame, runs: Sequence[RunRecord]) -> pd.
         else:
             row["final test"], row["final train"] = "not recorded", ""
         twin = TWINS.get(name)
-        both = recorded and twin is not None and twin in summary.index and summary.loc[twin, "seeds"] > 0
-        row["test - classical twin"] = compare(summary, name, twin).text if both else ""
+        twin_recorded = twin is not None and twin in summary.index and summary.loc[twin, "seeds"] > 0
+        row["test - classical twin"] = compare(summary, name, twin).text if recorded and twin and twin_recorded else ""
         row["s/epoch"] = f"{seconds[name]:.0f}" if name in seconds else ""
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")

@@ -281,9 +281,15 @@ class Network:
         return self.swapped is not None
 
     def build(self, num_classes: int, n_layers: int | None) -> nn.Module:
-        """The network, freshly initialised from torch's global generator, its chosen convs swapped with ``L = n_layers``."""
+        """The network, freshly initialised from torch's global generator, its chosen convs swapped with ``L = n_layers``.
+
+        Raises:
+            ValueError: ``n_layers`` is None for a network with circuits.
+        """
         model = self.classical(num_classes)
         if self.swapped is not None:
+            if n_layers is None:
+                raise ValueError(f"the {self.name!r} network has circuits: n_layers must be a positive integer, got None")
             swap_pointwise(model, select=self.swapped(model), n_layers=n_layers)
         return model
 
@@ -347,8 +353,6 @@ def build_network(dataset: str, kind: str, n_layers: int | None = 3) -> nn.Modul
             f"the {kind!r} network takes 3-channel 32x32 images; {dataset} has {spec.channels}-channel "
             f"{spec.image_size}x{spec.image_size} ones"
         )
-    if network.has_circuits and n_layers is None:
-        raise ValueError(f"the {kind!r} network has circuits: n_layers must be a positive integer, got None")
     return network.build(spec.n_classes, n_layers if network.has_circuits else None)
 
 

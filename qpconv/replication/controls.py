@@ -131,7 +131,10 @@ def seconds_per_epoch(runs: Sequence[RunRecord]) -> dict[str, float]:
 def _block_parameters(experiment: str) -> dict[str, int]:
     """Trainable parameters of each model's pointwise block (built freshly: counts do not depend on training)."""
     spec = get_experiment(experiment)
-    return {variant.name: parameter_summary(variant.build(spec.dataset).pointwise)["total"] for variant in spec.variants}
+    return {
+        variant.name: parameter_summary(variant.build(spec.dataset).get_submodule("pointwise"))["total"]
+        for variant in spec.variants
+    }
 
 
 def _recorded(summary: pd.DataFrame, model: str) -> bool:

@@ -37,6 +37,7 @@ from torch.utils.data import TensorDataset
 from .atomic import atomic_write
 from .experiments import DEFAULT_RESULTS_DIR, SUBSET_SEED, get_experiment, trained_models
 from .loading import load_dataset, stratified_subset
+from .models import HybridCNN
 from .results import DamagedRunError, library_versions
 from .robustness import (
     CONDITIONS,
@@ -153,6 +154,8 @@ def record_study(
     test, train = _subset(data.test, size.test_images), _subset(data.train, size.train_images)
     written = []
     for run, model in todo:
+        if not isinstance(model, HybridCNN):  # the studied experiments train the paper's CNN only
+            raise TypeError(f"{run.path}: the device study needs the paper's hybrid CNN, not a {type(model).__name__}")
         seed, started = run.config.seed, time.perf_counter()
         folder = study_path(results_dir, size.name, experiment, seed)
         folder.mkdir(parents=True, exist_ok=True)

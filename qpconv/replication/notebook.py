@@ -25,11 +25,11 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from torch import nn
 
 from .colab import REPOSITORY_ENV
 from .datasets import DATA_ROOT_ENV
 from .experiments import load_runs, run_experiment, trained_models
-from .models import HybridCNN
 from .results import RunRecord
 
 __all__ = [
@@ -103,7 +103,7 @@ class Chapter:
             )
             return load_runs(experiment, "quick", results)
 
-    def trained_models(self, experiment: str, model: str) -> list[tuple[RunRecord, HybridCNN]]:
+    def trained_models(self, experiment: str, model: str) -> list[tuple[RunRecord, nn.Module]]:
         """:func:`~qpconv.replication.experiments.trained_models` of the repository's recorded runs."""
         return trained_models(experiment, model, self.results)
 
