@@ -26,8 +26,8 @@ import torch
 
 from ..layers import QuantumPointwiseConv2d
 from ..surgery import classical_pixel_flops, quantum_pixel_flops
-from .architectures import build_network, cost_split, pointwise_costs, time_pointwise
-from .claims import compare, mean_and_spread
+from .architectures import NETWORKS, cost_split, pointwise_costs, time_pointwise
+from .claims import compare, has_runs, mean_and_spread
 from .controls import seconds_per_epoch
 from .experiments import ModelVariant, get_experiment
 from .models import parameter_summary
@@ -59,11 +59,15 @@ def _build(variant: ModelVariant) -> torch.nn.Module:
     return variant.build(get_experiment(EXPERIMENT).dataset)
 
 
-def swapped_layers(variant: ModelVariant) -> str:
-    """The quantum layers of a freshly built ``variant``: ``"name C_in->C_out (n qubits, K circuits)"``, or ``"none"``."""
-    layers = [(name, m) for name, m in _build(variant).named_modules() if isinstance(m, QuantumPointwiseConv2d)]
+def _describe_quantum_layers(model: torch.nn.Module) -> str:
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, QuantumPointwiseConv2d)]
     described = [f"{name} {m.in_channels}->{m.out_channels} ({m.n_qubits} qubits, {m.n_circuits} circuits)" for name, m in layers]
     return "; ".join(described) or "none"
+
+
+def swapped_layers(variant: ModelVariant) -> str:
+    """The quantum layers of a freshly built ``variant``: ``"name C_in->C_out (n qubits, K circuits)"``, or ``"none"``."""
+    return _describe_quantum_layers(_build(variant))
 
 
 def architectures_table(summary: pd.DataFrame, runs: Sequence[RunRecord]) -> pd.DataFrame:
@@ -82,11 +86,12 @@ def architectures_table(summary: pd.DataFrame, runs: Sequence[RunRecord]) -> pd.
     seconds = seconds_per_epoch(runs)
     rows = []
     for name, variant in _variants().items():
-        recorded = name in summary.index and summary.loc[name, "seeds"] > 0
+        model = _build(variant)
+        recorded = has_runs(summary, name)
         row: dict[str, object] = {
             "model": name,
-            "quantum layers": swapped_layers(variant),
-            "parameters": f"{parameter_summary(_build(variant))['total']:,}",
+            "quantum layers": _describe_quantum_layers(model),
+            "parameters": f"{parameter_summary(model)['total']:,}",
             "seeds": int(summary.loc[name, "seeds"]) if recorded else 0,
         }
         if recorded:
@@ -96,8 +101,7 @@ def architectures_table(summary: pd.DataFrame, runs: Sequence[RunRecord]) -> pd.
         else:
             row["final test"], row["final train"] = "not recorded", ""
         twin = TWINS.get(name)
-        twin_recorded = twin is not None and twin in summary.index and summary.loc[twin, "seeds"] > 0
-        row["test - classical twin"] = compare(summary, name, twin).text if recorded and twin and twin_recorded else ""
+        row["test - classical twin"] = compare(summary, name, twin).text if twin and has_runs(summary, name, twin) else ""
         row["s/epoch"] = f"{seconds[name]:.0f}" if name in seconds else ""
         rows.append(row)
     return pd.DataFrame(rows).set_index("model")
@@ -114,7 +118,7 @@ def twin_verdicts(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for quantum, classical in TWINS.items():
         seeds = [int(summary.loc[m, "seeds"]) if m in summary.index else 0 for m in (quantum, classical)]
-        if min(seeds) > 0:
+        if has_runs(summary, quantum, classical):
             difference = compare(summary, quantum, classical)
             text, verdict = difference.text, comparison_verdict(difference)
         else:
@@ -153,20 +157,20 @@ def pointwise_timing_table(batch: int = 16, n_layers: int = 3, repeats: int = 3)
         (:func:`qpconv.surgery.quantum_pixel_flops`, :func:`~qpconv.surgery.classical_pixel_flops`),
         and ``swapped`` (whether the network's quantum twin makes that conv quantum).
     """
+    variants = _variants()
     rows = []
     for quantum, classical in TWINS.items():
-        variants = _variants()
-        kind = variants[classical].kind
-        model = build_network(get_experiment(EXPERIMENT).dataset, kind)
+        model = _build(variants[classical])
         costs = pointwise_costs(model, n_layers=n_layers)
-        swapped = {name for name, m in _build(variants[quantum]).named_modules() if isinstance(m, QuantumPointwiseConv2d)}
+        swap_rule = NETWORKS[variants[quantum].kind].swapped
+        swapped = set(swap_rule(model)) if swap_rule is not None else set()
+        network = variants[classical].kind.removesuffix("-classical")
         for timing in time_pointwise(costs, batch=batch, n_layers=n_layers, repeats=repeats):
-            circuits = -(-timing.out_channels // timing.n_qubits)
             rows.append(
                 {
-                    "network": kind.removesuffix("-classical"),
+                    "network": network,
                     **asdict(timing),
-                    "quantum_flops_per_pixel": quantum_pixel_flops(timing.in_channels, timing.n_qubits, circuits),
+                    "quantum_flops_per_pixel": quantum_pixel_flops(timing.in_channels, timing.n_qubits, timing.n_circuits),
                     "classical_flops_per_pixel": classical_pixel_flops(timing.in_channels, timing.out_channels),
                     "swapped": timing.name in swapped,
                 }

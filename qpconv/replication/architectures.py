@@ -35,6 +35,7 @@ from torch import nn
 from .._optional import import_optional
 from ..bench import best_time, forward_backward
 from ..layers import QuantumPointwiseConv2d
+from ..pixelwise import check_channels
 from ..registry import lookup
 from ..surgery import circuit_column_flops, classical_pixel_flops, quantum_pixel_flops, swap_pointwise, unswappable
 from .datasets import get_dataset_spec
@@ -362,7 +363,8 @@ class PointwiseTiming:
 
     Attributes:
         name: the conv's qualified name.
-        in_channels, out_channels: its channels; ``n_qubits`` of the quantum layer in its place.
+        in_channels, out_channels: its channels; ``n_qubits`` and ``n_circuits`` of the quantum
+            layer in its place.
         pixels: ``batch * height * width`` of the timed input.
         classical_seconds: a fresh ``nn.Conv2d(C_in, C_out, 1)`` on that input, best of the repeats.
         quantum_seconds: a fresh ``QuantumPointwiseConv2d(C_in, C_out, n_layers=L)`` on it.
@@ -372,6 +374,7 @@ class PointwiseTiming:
     in_channels: int
     out_channels: int
     n_qubits: int
+    n_circuits: int
     pixels: int
     classical_seconds: float
     quantum_seconds: float
@@ -387,9 +390,7 @@ def time_pointwise(costs: list[PointwiseCost], batch: int = 16, n_layers: int = 
     Raises:
         ValueError: ``batch`` or ``repeats`` not a positive integer.
     """
-    for name, value in (("batch", batch), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_channels(batch=batch, repeats=repeats)
     timings = []
     for cost in costs:
         x = torch.randn(batch, cost.in_channels, cost.height, cost.width, requires_grad=True)
@@ -401,6 +402,7 @@ def time_pointwise(costs: list[PointwiseCost], batch: int = 16, n_layers: int = 
                 cost.in_channels,
                 cost.out_channels,
                 quantum.n_qubits,
+                quantum.n_circuits,
                 batch * cost.height * cost.width,
                 best_time(forward_backward(classical, x), repeats),
                 best_time(forward_backward(quantum, x), repeats),
@@ -437,9 +439,7 @@ def cost_split(model: nn.Module, batch: int = 128, image_size: int = 32, repeats
     Raises:
         ValueError: ``batch`` or ``repeats`` not a positive integer.
     """
-    for name, value in (("batch", batch), ("repeats", repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_channels(batch=batch, repeats=repeats)
     layers = [m for m in model.modules() if isinstance(m, QuantumPointwiseConv2d)]
     shapes: dict[int, torch.Size] = {}
 

@@ -46,6 +46,7 @@ __all__ = [
     "accuracy_the_paper_plotted",
     "check_claims",
     "compare",
+    "has_runs",
     "mean_and_spread",
     "overfitting_summary",
     "paper_accuracies_table",
@@ -249,8 +250,11 @@ def compare(summary: pd.DataFrame, a: str, b: str, measure: str = "final_test") 
     return welch_from_summary(x[measure], x[f"{measure}_sd"], int(x["seeds"]), y[measure], y[f"{measure}_sd"], int(y["seeds"]))
 
 
-def _has(summary: pd.DataFrame, *models: str) -> bool:
-    """Whether every model has at least one run that did not diverge."""
+def has_runs(summary: pd.DataFrame, *models: str) -> bool:
+    """Whether every model has runs counted in a :func:`summarise` table (``seeds`` > 0: not diverged, not in progress).
+
+    Book: The paper's claims, checked; "What makes it work?"; Beyond the paper's CNN.
+    """
     return all(model in summary.index and summary.loc[model, "seeds"] > 0 for model in models)
 
 
@@ -264,7 +268,7 @@ def _level_statement(quoted: PaperAccuracy) -> str:
 def _level_claim(summary: pd.DataFrame, quoted: PaperAccuracy, dataset: str) -> Claim:
     """A quoted accuracy: judged on the test interval; partly when only the train interval meets it."""
     statement = f"{dataset}: {_level_statement(quoted)}"
-    if not _has(summary, quoted.model):
+    if not has_runs(summary, quoted.model):
         return Claim(quoted.source, statement, quoted.text, "", "", Verdict.MISSING.value)
     about = quoted.relation is Relation.ABOUT
     test, train = _interval(summary, quoted.model), _interval(summary, quoted.model, "final_train")
@@ -278,7 +282,7 @@ def _level_claim(summary: pd.DataFrame, quoted: PaperAccuracy, dataset: str) -> 
 def _comparison_claim(
     summary: pd.DataFrame, source: str, statement: str, paper: str, better: str, worse: str, size: float | None = None
 ) -> Claim:
-    if not _has(summary, better, worse):
+    if not has_runs(summary, better, worse):
         return Claim(source, statement, paper, "", "", Verdict.MISSING.value)
     test, train = compare(summary, better, worse), compare(summary, better, worse, "final_train")
     measured = (
@@ -314,7 +318,7 @@ def _two_model_claims(summary: pd.DataFrame, experiment: str, dataset: str) -> l
 
 def _parameter_claim(summary: pd.DataFrame) -> Claim:
     statement = "the quantum model has fewer parameters than the classical one"
-    if not _has(summary, "quantum-L3", "classical"):
+    if not has_runs(summary, "quantum-L3", "classical"):
         return Claim("Section IV", statement, "fewer", "", "", Verdict.MISSING.value)
     quantum, classical = summary.loc["quantum-L3", "parameters"], summary.loc["classical", "parameters"]
     angles = summary.loc["quantum-L3", "quantum_parameters"]
@@ -341,7 +345,7 @@ def _depth_claims(summary: pd.DataFrame) -> list[Claim]:
     best_statement = "CIFAR-10: four entangling blocks give the most accurate model"
     above_statement = f"CIFAR-10: every quantum depth beats the classical model ({classical_level.text})"
     above_paper = f"all above {classical_level.text}"
-    recorded = [model for model in names if _has(summary, model)]
+    recorded = [model for model in names if has_runs(summary, model)]
     measured = "final test: " + ", ".join(f"{names[m]} {_pm(summary, m, 'final_test')}" for m in recorded)
     level = _level_claim(summary, classical_level, "CIFAR-10 (Fig. 8)")
     if len(recorded) < len(names):
@@ -387,7 +391,7 @@ def check_claims(
         *_two_model_claims(fashion_mnist, "fig4_5", "Fashion-MNIST"),
         *_two_model_claims(cifar10, "fig6_7", "CIFAR-10"),
         *_depth_claims(depth),
-        _parameter_claim(fashion_mnist if _has(fashion_mnist, "quantum-L3", "classical") else cifar10),
+        _parameter_claim(fashion_mnist if has_runs(fashion_mnist, "quantum-L3", "classical") else cifar10),
         *extra,
     ]
     return pd.DataFrame([claim.__dict__ for claim in claims])

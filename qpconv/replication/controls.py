@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .claims import Claim, compare, mean_and_spread
+from .claims import Claim, compare, has_runs, mean_and_spread
 from .experiments import custom_preset, get_experiment, get_preset, load_runs
 from .models import parameter_summary
 from .results import RunRecord
@@ -137,10 +137,6 @@ def _block_parameters(experiment: str) -> dict[str, int]:
     }
 
 
-def _recorded(summary: pd.DataFrame, model: str) -> bool:
-    return model in summary.index and summary.loc[model, "seeds"] > 0
-
-
 def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment: str = "controls") -> pd.DataFrame:
     """The chapter's table: one row per block of ``experiment``, in :data:`CONTROLS` order.
 
@@ -166,7 +162,7 @@ def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment:
             "block": control.model,
             "block parameters": f"{block_parameters[control.model]:,}",
         }
-        if _recorded(summary, control.model):
+        if has_runs(summary, control.model):
             s = summary.loc[control.model]
             row |= {
                 "parameters": f"{s['parameters']:,.0f}",
@@ -175,7 +171,7 @@ def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment:
                 "final train": mean_and_spread(s["final_train"], s["final_train_sd"], int(s["seeds"]), digits=2),
                 "test - quantum": (
                     compare(summary, control.model, QUANTUM).text
-                    if control.model != QUANTUM and _recorded(summary, QUANTUM)
+                    if control.model != QUANTUM and has_runs(summary, QUANTUM)
                     else ""
                 ),
             }
@@ -190,7 +186,7 @@ def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment:
 
 def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict:
     """Whether ``with_it`` beats ``without_it`` (Welch, 95 %); "not measured" until both are recorded."""
-    if not (_recorded(summary, ingredient.with_it) and _recorded(summary, ingredient.without_it)):
+    if not (has_runs(summary, ingredient.with_it) and has_runs(summary, ingredient.without_it)):
         return Verdict.MISSING
     return comparison_verdict(compare(summary, ingredient.with_it, ingredient.without_it))
 
