@@ -39,7 +39,9 @@ class PixelwiseConv2d(nn.Module):
 
     Shape:
         input ``(N, C_in, H, W)`` -> output ``(N, C_out, H, W)``; an empty input (``N``, ``H``
-        or ``W`` zero) gives an empty output.
+        or ``W`` zero) gives an empty output. The output keeps the input's memory format: a
+        ``torch.channels_last`` input (the pixels' rows already side by side in memory) is
+        read without a copy and gives a ``channels_last`` output, any other a contiguous one.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -79,5 +81,6 @@ class PixelwiseConv2d(nn.Module):
         self.check_input(x)
         batch, _, height, width = x.shape
         pixels = x.permute(0, 2, 3, 1).reshape(batch * height * width, self.in_channels)
-        out = self.pixel_map(pixels)
-        return out.reshape(batch, height, width, self.out_channels).permute(0, 3, 1, 2).contiguous()
+        out = self.pixel_map(pixels).reshape(batch, height, width, self.out_channels).permute(0, 3, 1, 2)
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        return out.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)

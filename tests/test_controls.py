@@ -159,6 +159,10 @@ def test_controls_keep_the_quantum_layers_input_contract(make):
     with pytest.raises(ValueError, match=r"input contains 1 NaN or infinite value\(s\)"):
         layer(bad)
     assert layer(torch.randn(0, 4, 2, 2)).shape == (0, 3, 2, 2)
+    x = torch.randn(2, 4, 3, 5)
+    channels_last = layer(x.contiguous(memory_format=torch.channels_last))
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(channels_last, layer(x), rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -185,6 +189,25 @@ def test_every_pointwise_block_maps_the_features_and_trains():
         model(torch.randn(2, 3, 32, 32)).sum().backward()
         trainable = [p for p in model.pointwise.parameters() if p.requires_grad]
         assert all(p.grad is not None for p in trainable), kind
+
+
+@pytest.mark.parametrize("kind", sorted(POINTWISE_BLOCKS))
+def test_every_model_gives_the_same_logits_and_gradients_in_channels_last(kind):
+    """Training lays out weights and images channels_last (qpconv.replication.training): the same model, up to rounding."""
+    torch.manual_seed(3)
+    model = build_model("cifar10", kind, n_layers=2 if POINTWISE_BLOCKS[kind].has_circuits else None).eval()
+    images = torch.randn(3, 3, 32, 32)
+    logits = model(images)
+    logits.square().sum().backward()
+    gradients = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    model.to(memory_format=torch.channels_last)
+    laid_out = model(images.contiguous(memory_format=torch.channels_last))
+    laid_out.square().sum().backward()
+    torch.testing.assert_close(laid_out, logits, rtol=1e-5, atol=1e-5)
+    for name, p in model.named_parameters():
+        if name in gradients:  # float32: the two layouts sum in different orders
+            torch.testing.assert_close(p.grad, gradients[name], rtol=1e-3, atol=1e-4, msg=name)
 
 
 def test_control_block_sizes_are_those_the_chapter_states():

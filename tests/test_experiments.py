@@ -106,7 +106,7 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
             "stop_at_chance_after": 3,
         }
         assert set(config["versions"]) == {"python", "torch", "torchvision", "pennylane", "qpconv"}
-        assert config["device"].startswith("cpu")
+        assert config["device"].startswith("cpu") and config["memory_format"] == "torch.channels_last"
         header = (folder / "metrics.csv").read_text().splitlines()[0]
         assert header == ",".join(METRIC_FIELDS)
     assert (checkpoints / "fig4_5/tiny/quantum-L3/seed3/checkpoint.pt").is_file()
@@ -128,6 +128,7 @@ def test_a_tiny_experiment_runs_records_and_is_skipped_when_complete(fashion_mni
 
     runs = load_runs("fig4_5", "tiny", results)
     assert [run.config.model for run in runs] == ["quantum-L3", "classical"]
+    assert {run.outcome.memory_format for run in runs} == {"torch.channels_last"}
     assert [(run.config.ansatz, run.config.n_layers) for run in runs] == [("strongly_entangling", 3), (None, None)]
     rows = metrics_table(runs)
     assert len(rows) == 2 and {row["model"] for row in rows} == {"quantum-L3", "classical"}

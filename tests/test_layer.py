@@ -29,6 +29,13 @@ class LayerContract:
         assert out.shape == (2, 128, 5, 4)
         assert out.is_contiguous()
 
+    def test_channels_last_input_gives_the_same_values_laid_out_channels_last(self):
+        layer = self.layer(10, 7, n_layers=2, dtype=torch.float64)
+        x = torch.randn(3, 10, 4, 5, dtype=torch.float64, device=self.device)
+        out = layer(x.contiguous(memory_format=torch.channels_last))
+        assert out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+        torch.testing.assert_close(out, layer(x), rtol=0, atol=1e-12)
+
     def test_channel_order_is_circuit_major_and_trimmed(self):
         layer = self.layer(5, 7, n_layers=2, dtype=torch.float64)  # 3 qubits, 3 circuits, 9 -> 7 channels
         x = torch.randn(2, 5, 3, 2, dtype=torch.float64, device=self.device)

@@ -265,6 +265,19 @@ def test_a_damaged_run_is_named_skipped_by_readers_and_retrained_by_the_runner(
     assert read_run(run).completed
 
 
+def test_the_recorded_memory_format_is_read_and_older_runs_read_as_contiguous(recorded, tmp_path):
+    base = copy_tree(recorded, tmp_path / "copy")
+    run = base / "results" / "fig4_5" / TINY_PRESET / "quantum-L3" / "seed3"
+    config = json.loads((run / "config.json").read_text())
+    assert read_run(run).outcome.memory_format == config["memory_format"] == "torch.channels_last"
+    del config["memory_format"]  # as written before the layout was recorded
+    (run / "config.json").write_text(json.dumps(config))
+    assert read_run(run).outcome.memory_format == "torch.contiguous_format"
+    (run / "config.json").write_text(json.dumps(config | {"memory_format": 3}))
+    with pytest.raises(DamagedRunError, match=r"'memory_format' is 3, expected str"):
+        read_run(run)
+
+
 # ------------------------------------------------------------------------------------------- divergence
 
 

@@ -169,6 +169,9 @@ class RunOutcome:
         device: the hardware it trained on (:func:`describe_device`).
         versions: library versions (:func:`library_versions`).
         divergence: for a diverged run, ``{"epoch": e, "reason": "..."}``; else ``None``.
+        memory_format: the layout it trained in (``memory_format`` of
+            :func:`~qpconv.replication.training.train`), e.g. ``"torch.channels_last"``; runs
+            recorded before the layout was recorded trained in ``"torch.contiguous_format"``.
     """
 
     status: RunStatus
@@ -177,6 +180,7 @@ class RunOutcome:
     device: str
     versions: dict[str, str]
     divergence: dict[str, Any] | None = None
+    memory_format: str = str(torch.contiguous_format)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data (``status`` as its value)."""
@@ -205,7 +209,18 @@ class RunOutcome:
         divergence = data.get("divergence")
         if status is RunStatus.DIVERGED and not (isinstance(divergence, dict) and {"epoch", "reason"} <= set(divergence)):
             raise ValueError("a diverged run must say at which epoch and why ('divergence': {'epoch', 'reason'})")
-        return cls(status, data["epochs_completed"], float(data["wall_seconds"]), data["device"], data["versions"], divergence)
+        memory_format = data.get("memory_format", str(torch.contiguous_format))
+        if not isinstance(memory_format, str):
+            raise ValueError(f"'memory_format' is {memory_format!r}, expected str")
+        return cls(
+            status,
+            data["epochs_completed"],
+            float(data["wall_seconds"]),
+            data["device"],
+            data["versions"],
+            divergence,
+            memory_format,
+        )
 
 
 _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
