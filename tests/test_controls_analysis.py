@@ -21,12 +21,15 @@ from qpconv.replication.controls import (
     INGREDIENTS,
     QUANTUM,
     SAME_FORM,
+    TUNED_INGREDIENTS,
     controls_table,
     ingredient_table,
     ingredient_verdict,
     plain_verdict,
     same_form_claim,
     seconds_per_epoch,
+    tuned_ingredient_table,
+    tuned_verdict,
     tuning_presets,
     tuning_table,
 )
@@ -147,6 +150,35 @@ def test_a_diverged_tuning_run_is_never_selected(tmp_path):
     table = tuning_table(tmp_path, models=["linear"])
     assert table.loc["linear", "val @ 0.01"] == "diverged"
     assert table.loc["linear", "selected lr"] == "0.003"
+
+
+def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_changed(tmp_path):
+    assert [i.name for i in TUNED_INGREDIENTS] == ["the paper's gap", "circuit constraints"]
+    paper_rate = [*QUANTUM_RUNS, *seeds("normalised-quadratic", [74.0, 74.2, 73.8]), *seeds("classical", [75.0, 75.1])]
+    for record in paper_rate:
+        write(tmp_path, record, "full")
+    tuning = {QUANTUM: {0.001: 70.0, 0.003: 75.0, 0.01: 77.0}, "normalised-quadratic": {0.001: 72.0, 0.003: 78.0, 0.01: 75.0}}
+    for model, scores in tuning.items():
+        for lr, preset in tuning_presets("tune").items():
+            write(tmp_path, run(model, 0, scores[lr]), preset)
+    for record in seeds("normalised-quadratic", [76.1, 76.5, 76.3]):  # better at its own rate: the gap closes
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    table = tuned_ingredient_table(summarise(paper_rate), tmp_path)
+    constraints = table.loc["circuit constraints"]
+    assert constraints["verdict at lr 0.01"] == Verdict.HOLDS.value
+    assert constraints["selected lrs"] == "0.01 / 0.003"
+    assert constraints["at the selected lrs"].startswith("-0.10 [")
+    assert constraints["verdict at the selected lrs"] == Verdict.UNRESOLVED.value and constraints["changed"] == "yes"
+    gap = table.loc["the paper's gap"]
+    assert gap["selected lrs"] == "0.01 / ?" and gap["verdict at the selected lrs"] == Verdict.MISSING.value
+    assert gap["changed"] == ""
+    claim = same_form_claim(summarise(paper_rate), table)
+    assert claim.verdict == Verdict.UNRESOLVED.value  # the same tuning budget decides
+    assert "; each at its selected lr (0.01 / 0.003): -0.10 [" in claim.interval
+    assert same_form_claim(summarise(paper_rate)).verdict == Verdict.HOLDS.value
+    sentence = tuned_verdict(table)
+    assert "the paper's gap: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
+    assert "circuit constraints: changes under tuning, from holds at the paper's rate to not resolved" in sentence
 
 
 def test_the_block_figure_keeps_a_row_for_every_block():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import fmean, stdev
 
 import pandas as pd
 
@@ -22,23 +23,28 @@ from .claims import Claim, compare, has_runs, mean_and_spread
 from .experiments import custom_preset, get_experiment, get_preset, load_runs
 from .models import parameter_summary
 from .results import RunRecord
-from .statistics import Verdict, comparison_verdict
+from .statistics import Verdict, comparison_verdict, welch
 
 __all__ = [
     "CONTROLS",
     "INGREDIENTS",
     "QUANTUM",
     "SAME_FORM",
+    "TUNED_INGREDIENTS",
     "TUNED_MODELS",
     "TUNING_LRS",
     "Control",
     "Ingredient",
+    "TunedBlock",
     "controls_table",
     "ingredient_table",
     "ingredient_verdict",
     "plain_verdict",
     "same_form_claim",
     "seconds_per_epoch",
+    "tuned_blocks",
+    "tuned_ingredient_table",
+    "tuned_verdict",
     "tuning_presets",
     "tuning_table",
 ]
@@ -215,11 +221,17 @@ def ingredient_table(summary: pd.DataFrame, ingredients: Sequence[Ingredient] = 
     return pd.DataFrame(rows).set_index("ingredient")
 
 
-def same_form_claim(summary: pd.DataFrame) -> Claim:
+def same_form_claim(summary: pd.DataFrame, tuned: pd.DataFrame | None = None) -> Claim:
     """The claims table's row "the quantum layer is better than a classical layer of the same functional form".
 
     Judged on CIFAR-10's ``controls`` runs: the quantum block against the normalised
     quadratic block (:data:`SAME_FORM`), final test accuracy, Welch 95 %.
+
+    Args:
+        summary: :func:`~qpconv.replication.claims.summarise` of the ``controls`` runs.
+        tuned: :func:`tuned_ingredient_table`, when the tuning runs should be read too: once
+            both blocks have full runs at their selected learning rates, that comparison (the
+            same tuning budget for both) decides the verdict and the row shows both.
     """
     statement = "CIFAR-10: the quantum layer is better than a classical layer of the same functional form"
     source = "What makes it work? (this book)"
@@ -233,6 +245,13 @@ def same_form_claim(summary: pd.DataFrame) -> Claim:
         f"({int(with_it['seeds'])} vs {int(without_it['seeds'])} seeds; {SAME_FORM.with_it} vs {SAME_FORM.without_it})"
     )
     interval = f"test difference {compare(summary, SAME_FORM.with_it, SAME_FORM.without_it).text}"
+    if tuned is not None:
+        row = tuned.loc[SAME_FORM.name]
+        if row["changed"]:
+            interval += f"; each at its selected lr ({row['selected lrs']}): {row['at the selected lrs']}"
+            verdict = Verdict(row["verdict at the selected lrs"])
+        else:
+            interval += "; at the selected lrs: not measured yet"
     return Claim(source, statement, paper, measured, interval, verdict.value)
 
 
@@ -286,52 +305,167 @@ def tuning_presets(base: str) -> dict[float, str]:
     return {lr: custom_preset(get_preset(base), lr=lr).name for lr in TUNING_LRS}
 
 
-def tuning_table(
+@dataclass(frozen=True)
+class TunedBlock:
+    """One block under the same tuning budget (:func:`tuned_blocks`).
+
+    Attributes:
+        model: its run name.
+        validation: final validation accuracy (percent) or ``"diverged"`` per rate of
+            :data:`TUNING_LRS` that has a finished tuning run; rates still training are absent.
+        selected: the rate with the best validation accuracy, once every rate is finished
+            (``None`` before, or when every rate diverged).
+        test: final test accuracies (percent), one per seed, of the full-preset runs at ``selected``.
+    """
+
+    model: str
+    validation: dict[float, float | str]
+    selected: float | None
+    test: tuple[float, ...]
+
+    @property
+    def finished(self) -> bool:
+        """Whether every rate of :data:`TUNING_LRS` has a finished (complete or diverged) tuning run."""
+        return len(self.validation) == len(TUNING_LRS)
+
+
+def tuned_blocks(
     results_dir: str | os.PathLike, experiment: str = "controls", models: Sequence[str] = TUNED_MODELS
-) -> pd.DataFrame:
-    """The learning rate of each tuned block, chosen on the validation split, and the test accuracy at it.
+) -> dict[str, TunedBlock]:
+    """Each tuned block's validation accuracies, selected learning rate and test accuracies at it.
 
     Book: "What makes it work?" (section "The same tuning budget").
 
     Every block gets the same budget: one seed (0) per learning rate of :data:`TUNING_LRS`, trained
     on 45,000 training images and scored on the 5,000 held out from the training set (preset
     ``tune``). The selected rate has the highest final validation accuracy; it is chosen only
-    when every rate has a complete (or diverged, which scores as not chosen) run. The test
-    accuracy at it comes from the full-preset runs at that rate (mean ± sd over their seeds).
+    when every rate has a complete (or diverged, which is never chosen) run. The test
+    accuracies come from the full-preset runs at that rate (the paper's 0.01 is the ``full``
+    preset itself), never from the tuning runs.
+    """
+    validation: dict[str, dict[float, float | str]] = {model: {} for model in models}
+    for lr, preset in tuning_presets("tune").items():
+        for run in load_runs(experiment, preset, results_dir, on_damaged=lambda error: None):
+            if run.config.model not in validation:
+                continue
+            if run.diverged:
+                validation[run.config.model][lr] = "diverged"
+            elif run.completed:
+                validation[run.config.model][lr] = 100 * run.metrics[-1]["test_acc"]
+    full_presets = tuning_presets("full")
+    blocks = {}
+    for model in models:
+        scores = {lr: score for lr, score in validation[model].items() if isinstance(score, float)}
+        finished = len(validation[model]) == len(TUNING_LRS)
+        selected = max(scores, key=lambda lr: scores[lr]) if finished and scores else None
+        test: tuple[float, ...] = ()
+        if selected is not None:
+            runs = load_runs(experiment, full_presets[selected], results_dir, on_damaged=lambda error: None)
+            test = tuple(100 * run.metrics[-1]["test_acc"] for run in runs if run.config.model == model and run.completed)
+        blocks[model] = TunedBlock(model, validation[model], selected, test)
+    return blocks
+
+
+def tuning_table(
+    results_dir: str | os.PathLike, experiment: str = "controls", models: Sequence[str] = TUNED_MODELS
+) -> pd.DataFrame:
+    """The learning rate of each tuned block, chosen on the validation split, and the test accuracy at it.
+
+    Book: "What makes it work?" (section "The same tuning budget"). See :func:`tuned_blocks`.
 
     Returns:
         Indexed by ``block``; a column ``val @ lr`` per rate (percent, ``diverged`` or empty),
         ``selected lr``, ``test at selected lr`` and ``seeds``.
     """
-    validation: dict[float, dict[str, str | float]] = {}
-    for lr, preset in tuning_presets("tune").items():
-        validation[lr] = {}
-        for run in load_runs(experiment, preset, results_dir, on_damaged=lambda error: None):
-            if run.diverged:
-                validation[lr][run.config.model] = "diverged"
-            elif run.completed:
-                validation[lr][run.config.model] = 100 * run.metrics[-1]["test_acc"]
-    full_presets = tuning_presets("full")
     rows = []
-    for model in models:
+    for model, block in tuned_blocks(results_dir, experiment, models).items():
         row: dict[str, object] = {"block": model}
-        scores = {lr: validation[lr].get(model) for lr in TUNING_LRS}
-        for lr, score in scores.items():
+        for lr in TUNING_LRS:
+            score = block.validation.get(lr)
             row[f"val @ {lr:g}"] = f"{score:.2f}" if isinstance(score, float) else (score or "")
-        finished = all(score is not None for score in scores.values())
-        numeric = {lr: score for lr, score in scores.items() if isinstance(score, float)}
-        selected = max(numeric, key=lambda lr: numeric[lr]) if finished and numeric else None
-        row["selected lr"] = f"{selected:g}" if selected is not None else ("" if not finished else "all diverged")
-        row["test at selected lr"], row["seeds"] = "", 0
-        if selected is not None:
-            tested = [
-                100 * run.metrics[-1]["test_acc"]
-                for run in load_runs(experiment, full_presets[selected], results_dir, on_damaged=lambda error: None)
-                if run.config.model == model and run.completed
-            ]
-            if tested:
-                mean = sum(tested) / len(tested)
-                sd = (sum((v - mean) ** 2 for v in tested) / (len(tested) - 1)) ** 0.5 if len(tested) > 1 else 0.0
-                row["test at selected lr"], row["seeds"] = mean_and_spread(mean, sd, len(tested), digits=2), len(tested)
+        if block.selected is not None:
+            row["selected lr"] = f"{block.selected:g}"
+        else:
+            row["selected lr"] = "all diverged" if block.finished else ""
+        row["test at selected lr"], row["seeds"] = "", len(block.test)
+        if block.test:
+            sd = stdev(block.test) if len(block.test) > 1 else 0.0
+            row["test at selected lr"] = mean_and_spread(fmean(block.test), sd, len(block.test), digits=2)
         rows.append(row)
     return pd.DataFrame(rows).set_index("block")
+
+
+TUNED_INGREDIENTS: tuple[Ingredient, ...] = tuple(
+    i for i in INGREDIENTS if i.with_it in TUNED_MODELS and i.without_it in TUNED_MODELS
+)
+"""The comparisons whose two blocks are both tuned: the paper's gap and the circuit constraints."""
+
+
+def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike, experiment: str = "controls") -> pd.DataFrame:
+    """Whether a verdict changes when each block trains at its own selected learning rate.
+
+    Book: "What makes it work?" (section "The same tuning budget").
+
+    Args:
+        summary: :func:`~qpconv.replication.claims.summarise` of the experiment's full runs
+            (the paper's rate).
+        results_dir: where the tuning runs and the full runs at the selected rates are.
+        experiment: ``"controls"``.
+
+    Returns:
+        Indexed by ``ingredient`` (:data:`TUNED_INGREDIENTS`); columns ``at lr 0.01`` and
+        ``verdict at lr 0.01`` (as in :func:`ingredient_table`), ``selected lrs``, ``at the
+        selected lrs`` (Welch difference of the full runs at each block's selected rate) and
+        its ``verdict``, and ``changed`` (``yes``/``no``; empty while a side is not measured).
+        A side needs two seeds at its selected rate for an interval.
+    """
+    blocks = tuned_blocks(results_dir, experiment)
+    rows = []
+    for ingredient in TUNED_INGREDIENTS:
+        paper = ingredient_verdict(summary, ingredient)
+        with_it, without_it = blocks[ingredient.with_it], blocks[ingredient.without_it]
+        row: dict[str, object] = {
+            "ingredient": ingredient.name,
+            "with - without": f"{ingredient.with_it} - {ingredient.without_it}",
+            "at lr 0.01": compare(summary, ingredient.with_it, ingredient.without_it).text
+            if paper is not Verdict.MISSING
+            else "",
+            "verdict at lr 0.01": paper.value,
+            "selected lrs": " / ".join(f"{b.selected:g}" if b.selected is not None else "?" for b in (with_it, without_it)),
+        }
+        tuned = Verdict.MISSING
+        row["at the selected lrs"] = ""
+        if len(with_it.test) > 1 and len(without_it.test) > 1:
+            difference = welch(with_it.test, without_it.test)
+            tuned = comparison_verdict(difference)
+            row["at the selected lrs"] = difference.text
+        row["verdict at the selected lrs"] = tuned.value
+        measured = Verdict.MISSING not in (paper, tuned)
+        row["changed"] = ("yes" if paper is not tuned else "no") if measured else ""
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("ingredient")
+
+
+def tuned_verdict(table: pd.DataFrame) -> str:
+    """One sentence per tuned comparison of :func:`tuned_ingredient_table`, for the chapter's prose."""
+    sentences = []
+    for name, row in table.iterrows():
+        if not row["changed"] and "?" in row["selected lrs"]:
+            sentences.append(f"{name}: not measured under tuning yet (the tuning runs are not all recorded).")
+        elif not row["changed"]:
+            sentences.append(
+                f"{name}: not measured under tuning yet (selected rates {row['selected lrs']}; "
+                "their full runs are not all recorded)."
+            )
+        elif row["changed"] == "no":
+            sentences.append(
+                f"{name}: unchanged under tuning ({row['verdict at the selected lrs']}; at the selected rates "
+                f"{row['selected lrs']}, {row['at the selected lrs']})."
+            )
+        else:
+            sentences.append(
+                f"{name}: changes under tuning, from {row['verdict at lr 0.01']} at the paper's rate to "
+                f"{row['verdict at the selected lrs']} at the selected rates {row['selected lrs']} "
+                f"({row['at the selected lrs']})."
+            )
+    return " ".join(sentences)
