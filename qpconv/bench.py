@@ -70,6 +70,8 @@ class BenchConfig:
         shift_pixels: pixels of the per-pixel parameter-shift rows (extrapolated).
         shots: shots per pixel and circuit of the shot-sampled row.
         mixed_pixels: pixels of the PennyLane ``default.mixed`` rows (one circuit, extrapolated).
+        peer_batch: feature maps of ``height x width`` for the batched peer rows (``--peers``).
+        adjoint_pixels: pixels of the per-pixel ``lightning.qubit`` adjoint peer row (extrapolated).
     """
 
     in_channels: int = 64
@@ -83,15 +85,17 @@ class BenchConfig:
     shift_pixels: int = 2
     shots: int = 1000
     mixed_pixels: int = 8
+    peer_batch: int = 128
+    adjoint_pixels: int = 2
 
     @property
     def pixels(self) -> int:
         return self.batch * self.height * self.width
 
 
-QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2)
+QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2, peer_batch=2, adjoint_pixels=1)
 """The book's quick run, with the reference layer and batch for the exact and classical rows (so their
-figures are those of ``qpconv bench``), fewer repeats, and PennyLane timed on 98 pixels."""
+figures are those of ``qpconv bench``), fewer repeats, and PennyLane and the peers timed on 98 pixels."""
 
 
 @dataclass(frozen=True)
