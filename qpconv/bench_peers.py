@@ -37,6 +37,7 @@ import importlib.metadata
 import math
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -130,7 +131,7 @@ class Peer(ABC):
     def note(self) -> str:
         """The packages (distribution and version) that provide :attr:`modules`, for the row's note."""
         providers = importlib.metadata.packages_distributions()
-        names = dict.fromkeys(name for module in self.modules for name in providers.get(module, [module]))
+        names = dict.fromkeys(name for module in self.modules for name in providers.get(module, ()))
         return ", ".join(f"{name} {importlib.metadata.version(name)}" for name in names)
 
 
@@ -159,18 +160,32 @@ class TorchPeer(Peer):
 
 
 def _import_jax() -> ModuleType:
-    """``import jax``; first, if JAX is not loaded yet and torch runs on one thread, XLA's CPU client is told to as well."""
-    if "jax" not in sys.modules and torch.get_num_threads() == 1:
-        single = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {single}".strip()
-    return import_optional("jax", extra=PEERS_EXTRA, feature="the tensorcircuit-ng peer row")
+    """``import jax`` and start its CPU client; if JAX was not loaded yet, on as many CPUs as torch has threads.
+
+    XLA sizes its CPU thread pools by the CPUs the process may run on when the client starts (its
+    thread flags do not bound them), so for that moment the process is restricted to
+    ``torch.get_num_threads()`` CPUs (Linux); the threads started then get all CPUs back after.
+    """
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else set()
+    restrict = "jax" not in sys.modules and 0 < torch.get_num_threads() < len(cpus)
+    before = set(os.listdir("/proc/self/task")) if restrict else set()
+    if restrict:
+        os.sched_setaffinity(0, sorted(cpus)[: torch.get_num_threads()])
+    try:
+        jax = import_optional("jax", extra=PEERS_EXTRA, feature="the tensorcircuit-ng peer row")
+        jax.devices("cpu")  # starts the CPU client, which sizes its thread pools now
+    finally:
+        if restrict:
+            for thread in (set(os.listdir("/proc/self/task")) - before) | {str(threading.get_native_id())}:
+                os.sched_setaffinity(int(thread), cpus)
+    return jax
 
 
 class TensorCircuitPeer(Peer):
     """tensorcircuit-ng on JAX: one circuit per pixel, ``vmap`` over circuits and pixels, ``jit``, ``vjp``; complex64.
 
-    Sets tensorcircuit's global backend to JAX and its dtype to complex64. With one torch
-    thread and JAX not loaded yet, XLA runs on one thread too (:func:`_import_jax`).
+    Sets tensorcircuit's global backend to JAX and its dtype to complex64. If JAX is not loaded
+    yet, XLA runs on as many threads as torch (:func:`_import_jax`).
     """
 
     label = "tensorcircuit-ng (JAX), jit + vmap"
