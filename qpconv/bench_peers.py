@@ -12,7 +12,7 @@ users write them:
   gradients by torch autograd; complex64;
 * PennyLane ``lightning.qubit`` with ``diff_method="adjoint"`` (:class:`LightningAdjointPeer`):
   it does not broadcast, so one QNode call per pixel and circuit, timed on a few pixels and
-  extrapolated (labelled, with the factor).
+  extrapolated (labelled, with the factor); float64.
 
 The fourth peer, PennyLane ``default.qubit`` broadcast with backprop, is a row of
 :mod:`qpconv.bench` itself; with ``--peers`` it is checked as these are
@@ -270,9 +270,12 @@ class LightningAdjointPeer(TorchPeer):
     thread count first (on a busy machine, idle OpenMP threads otherwise spin for minutes).
 
     For the adjoint method PennyLane decomposes the trainable ``AmplitudeEmbedding`` into
-    Mottonen rotations, whose gradient w.r.t. the inputs is NaN where an amplitude is zero:
-    this peer agrees only where ``C_in = 2**n`` (no padding) and no channel is exactly zero,
-    as at the reference size; elsewhere :func:`check_agreement` refuses it.
+    Mottonen rotations, whose angles it computes in the inputs' dtype: the peer runs in float64
+    (lightning's default complex128; no slower here than complex64), as in float32 the gradient
+    w.r.t. the inputs missed :data:`TOLERANCE` (7.6e-5 at the reference size). That gradient is
+    NaN where an amplitude is zero: this peer agrees only where ``C_in = 2**n`` (no padding) and
+    no channel is exactly zero, as at the reference size; elsewhere :func:`check_agreement`
+    refuses it.
     """
 
     label = "PennyLane lightning.qubit, per pixel, adjoint"
@@ -287,7 +290,8 @@ class LightningAdjointPeer(TorchPeer):
         self._qnode = build_qnode("strongly_entangling", self.n_qubits, "lightning.qubit", "adjoint")
 
     def values(self, pixels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        rows = [torch.cat([torch.stack(self._qnode(pixel, circuit)) for circuit in weights]) for pixel in pixels]
+        inputs, angles = pixels.to(torch.float64), weights.to(torch.float64)
+        rows = [torch.cat([torch.stack(self._qnode(pixel, circuit)) for circuit in angles]) for pixel in inputs]
         return torch.stack(rows)[:, : self.out_channels].to(pixels.dtype)
 
 
