@@ -16,6 +16,10 @@ circuits, a batch of 128 feature maps of 7x7 = 6272 pixels):
   (:mod:`qpconv.shots`), float32;
 * PennyLane ``default.mixed`` with the same noise, broadcast over a few pixels with backprop,
   timed on one circuit and extrapolated (labelled);
+* with ``--peers`` (the ``peers`` extra), peer simulators of the same circuits, each checked
+  against the exact layer before it is timed (:mod:`qpconv.bench_peers`): tensorcircuit-ng on
+  JAX, torchquantum-ng, PennyLane ``lightning.qubit`` with the adjoint method (extrapolated),
+  beside the ``default.qubit`` broadcast row (then checked as well);
 
 plus the machine's measured float32 matrix-product throughput and the exact
 layer's fraction of it. Speed is reported, never asserted: this is a benchmark,
@@ -70,6 +74,8 @@ class BenchConfig:
         shift_pixels: pixels of the per-pixel parameter-shift rows (extrapolated).
         shots: shots per pixel and circuit of the shot-sampled row.
         mixed_pixels: pixels of the PennyLane ``default.mixed`` rows (one circuit, extrapolated).
+        peer_batch: feature maps of ``height x width`` for the batched peer rows (``--peers``).
+        adjoint_pixels: pixels of the per-pixel ``lightning.qubit`` adjoint peer row (extrapolated).
     """
 
     in_channels: int = 64
@@ -83,15 +89,17 @@ class BenchConfig:
     shift_pixels: int = 2
     shots: int = 1000
     mixed_pixels: int = 8
+    peer_batch: int = 128
+    adjoint_pixels: int = 2
 
     @property
     def pixels(self) -> int:
         return self.batch * self.height * self.width
 
 
-QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2)
+QUICK = BenchConfig(repeats=3, pennylane_batch=2, shift_pixels=1, mixed_pixels=2, peer_batch=2, adjoint_pixels=1)
 """The book's quick run, with the reference layer and batch for the exact and classical rows (so their
-figures are those of ``qpconv bench``), fewer repeats, and PennyLane timed on 98 pixels."""
+figures are those of ``qpconv bench``), fewer repeats, and PennyLane and the peers timed on 98 pixels."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,11 @@ class BenchSummary:
         n_qubits, n_circuits, pixels: the benchmarked layer and batch.
         threads: torch CPU threads.
         cpu_kernels: whether the fused CPU kernels of :mod:`qpconv.cpu_kernels` ran.
+        peers: whether the peer rows were asked for (``--peers``).
+        fastest_peer: the peer (PennyLane ``default.qubit`` broadcast included) with the shortest
+            forward+backward time per pixel; ``None`` without peers or when none was timed.
+        speedup_vs_fastest_peer: that peer's forward+backward time per pixel over the exact
+            float32 layer's; ``None`` likewise.
     """
 
     gemm_gflops: float
@@ -140,6 +153,9 @@ class BenchSummary:
     pixels: int
     threads: int
     cpu_kernels: bool
+    peers: bool = False
+    fastest_peer: str | None = None
+    speedup_vs_fastest_peer: float | None = None
 
 
 def best_time(fn: Callable[[], object], repeats: int, min_seconds: float = 0.05) -> float:
@@ -249,12 +265,29 @@ def _default_mixed_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> l
     )
 
 
-def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tuple[list[BenchRow], BenchSummary]:
+def _checked_broadcast_rows(
+    config: BenchConfig, broadcast: QuantumPointwiseConv2d, layer: QuantumPointwiseConv2d
+) -> list[BenchRow]:
+    """The PennyLane broadcast row's module checked against the exact ``layer`` as a peer: ``[]``, or its "not timed" row."""
+    from .bench_peers import PeerDisagreement, PennyLaneBroadcastPeer, check_agreement, not_timed_row
+
+    try:
+        check_agreement(PennyLaneBroadcastPeer(broadcast), layer)
+    except PeerDisagreement as error:
+        return [not_timed_row(PennyLaneBroadcastPeer.label, error, config.pixels)]
+    return []
+
+
+def run_benchmark(
+    config: BenchConfig | None = None, quick: bool = False, peers: bool = False
+) -> tuple[list[BenchRow], BenchSummary]:
     """Run every measurement of the table.
 
     Args:
         config: sizes; default the reference configuration (``QUICK`` when ``quick``).
         quick: fewer repeats and fewer PennyLane pixels (:data:`QUICK`), for the book's quick mode and CI.
+        peers: add the peer simulators' rows (:mod:`qpconv.bench_peers`), each checked against the
+            exact layer first, and check the PennyLane broadcast row's module as well.
 
     Returns:
         ``(rows, summary)``, see :class:`BenchSummary`.
@@ -277,6 +310,7 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
     peak = max(peak_before, gemm_gflops(repeats=config.repeats))
     classical = nn.Conv2d(config.in_channels, config.out_channels, 1, bias=False)
     rows += _time_module("classical nn.Conv2d 1x1 (float32)", classical, torch.randn(shape, requires_grad=True), config.repeats)
+    peer_candidates: list[BenchRow] = []
     if importlib.util.find_spec("pennylane") is not None:
         broadcast = QuantumPointwiseConv2d(
             config.in_channels, config.out_channels, config.n_layers, backend="pennylane", diff_method="backprop"
@@ -284,15 +318,24 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         broadcast.load_state_dict(layer.state_dict())
         pennylane_shape = (config.pennylane_batch, config.in_channels, config.height, config.width)
         pennylane_pixels = config.pennylane_batch * config.height * config.width
-        rows += _time_module(
+        refused = _checked_broadcast_rows(config, broadcast, layer) if peers else []
+        broadcast_rows = refused or _time_module(
             "PennyLane default.qubit, broadcast, backprop",
             broadcast,
             torch.randn(pennylane_shape, requires_grad=True),
             1,
             f"float32 inputs, {pennylane_pixels} pixels in one broadcast QNode call per circuit",
         )
+        rows += broadcast_rows
         rows += _parameter_shift_rows(config, broadcast)
         rows += _default_mixed_rows(config, noisy)
+        peer_candidates += broadcast_rows if peers else []
+    if peers:
+        from .bench_peers import peer_rows
+
+        checked_peers = peer_rows(config, layer)
+        rows += checked_peers
+        peer_candidates += checked_peers
 
     def fwd_bwd(method: str) -> BenchRow:
         return next(r for r in rows if r.method.startswith(method) and r.pass_ == "forward+backward")
@@ -300,6 +343,8 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
     exact, noisy_row = fwd_bwd("qpconv exact (float32)"), fwd_bwd("qpconv exact + gate noise")
     mixed = [r for r in rows if r.method.startswith("PennyLane default.mixed") and r.pass_ == "forward+backward"]
     pennylane = [r.us_per_pixel for r in rows if r.method.startswith("PennyLane default.qubit") and r.pass_ == "forward+backward"]
+    timed_peers = [r for r in peer_candidates if r.pass_ == "forward+backward" and math.isfinite(r.seconds)]
+    fastest = min(timed_peers, key=lambda r: r.us_per_pixel) if timed_peers else None
     n_qubits = layer.n_qubits
     flops = 3 * 2 * config.pixels * config.in_channels * 2 * layer.n_circuits * 2**n_qubits
     exact_gflops = flops / exact.seconds / 1e9
@@ -316,6 +361,9 @@ def run_benchmark(config: BenchConfig | None = None, quick: bool = False) -> tup
         pixels=config.pixels,
         threads=torch.get_num_threads(),
         cpu_kernels=cpu_kernels.available(),
+        peers=peers,
+        fastest_peer=fastest.method if fastest else None,
+        speedup_vs_fastest_peer=fastest.us_per_pixel / exact.us_per_pixel if fastest else None,
     )
     return rows, summary
 
@@ -326,6 +374,9 @@ def format_table(rows: list[BenchRow], summary: BenchSummary) -> str:
     header = f"{'method':<52} {'pass':<17} {'us/pixel':>12} {'x exact fp32':>13}  note"
     lines = [header, "-" * len(header)]
     for r in rows:
+        if math.isnan(r.seconds):  # a peer that was not timed: its note says why
+            lines.append(f"{r.method:<52} {r.pass_:<17} {'-':>12} {'-':>13}  {r.note}")
+            continue
         ratio = r.us_per_pixel / exact[r.pass_]
         lines.append(f"{r.method:<52} {r.pass_:<17} {r.us_per_pixel:>12.3f} {ratio:>13.1f}  {r.note}")
     lines += [
@@ -347,11 +398,18 @@ def format_table(rows: list[BenchRow], summary: BenchSummary) -> str:
             f"noisy exact vs PennyLane default.mixed:  {summary.noisy_speedup_vs_default_mixed:8.0f}x faster per pixel "
             "(forward+backward, same noise)"
         )
+    if summary.speedup_vs_fastest_peer is not None:
+        lines.append(
+            f"exact float32 vs fastest peer:           {summary.speedup_vs_fastest_peer:8.1f}x faster "
+            f"(forward+backward; fastest: {summary.fastest_peer})"
+        )
+    elif summary.peers:
+        lines.append("exact float32 vs fastest peer:           no peer was timed (see the rows' notes)")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``qpconv bench [--quick] [--threads N]``; ``--scaling ...`` runs :mod:`qpconv.bench_scaling`."""
+    """Command-line entry: ``qpconv bench [--quick] [--threads N] [--peers]``; ``--scaling`` runs :mod:`qpconv.bench_scaling`."""
     argv = sys.argv[1:] if argv is None else argv
     if "--scaling" in argv:  # the layer at scale, with its own options
         from .bench_scaling import main as scaling_main
@@ -360,12 +418,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qpconv bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small batch and few repeats (seconds, for CI/the book)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also time peer simulators of the same circuits (tensorcircuit-ng, torchquantum-ng, lightning.qubit adjoint), "
+        "each checked against the exact layer first (pip install 'qpconv[peers]'; minutes)",
+    )
     args = parser.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    rows, summary = run_benchmark(quick=args.quick)
+    rows, summary = run_benchmark(quick=args.quick, peers=args.peers)
     print(format_table(rows, summary))
     return 0
 
