@@ -50,6 +50,7 @@ __all__ = [
     "BenchRow",
     "BenchSummary",
     "best_time",
+    "extrapolated_rows",
     "format_table",
     "forward_backward",
     "gemm_gflops",
@@ -204,7 +205,7 @@ def _time_module(name: str, module: nn.Module, x: torch.Tensor, repeats: int, no
     ]
 
 
-def _extrapolated_rows(
+def extrapolated_rows(
     name: str,
     forward: Callable[[], object],
     forward_backward: Callable[[], object],
@@ -238,7 +239,7 @@ def _parameter_shift_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) ->
 
     scale = layer.n_circuits * config.pixels / config.shift_pixels
     note = f"timed on {config.shift_pixels} pixel(s) x 1 circuit, extrapolated x{scale:.0f}"
-    return _extrapolated_rows(
+    return extrapolated_rows(
         "PennyLane default.qubit, per pixel, parameter-shift", forward, forward_backward, scale, config, note
     )
 
@@ -260,7 +261,7 @@ def _default_mixed_rows(config: BenchConfig, layer: QuantumPointwiseConv2d) -> l
 
     scale = layer.n_circuits * config.pixels / config.mixed_pixels
     note = f"same noise; timed on {config.mixed_pixels} pixels (broadcast) x 1 circuit, extrapolated x{scale:.0f}"
-    return _extrapolated_rows(
+    return extrapolated_rows(
         "PennyLane default.mixed, noisy, broadcast, backprop", forward, forward_backward, scale, config, note
     )
 

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from ._optional import import_optional, require_installed
-from .bench import BenchConfig, BenchRow, _extrapolated_rows, best_time
+from .bench import BenchConfig, BenchRow, best_time, extrapolated_rows
 from .circuits import entangler_pairs
 from .layers import QuantumPointwiseConv2d
 
@@ -384,7 +384,7 @@ def _timed_rows(peer: Peer, config: BenchConfig, difference: float) -> list[Benc
     if peer.sampled:
         scale = config.pixels / pixels
         note += f"; timed on {pixels} pixel(s) x {peer.n_circuits} circuits, extrapolated x{scale:.0f}"
-        return _extrapolated_rows(peer.label, forward, forward_backward, scale, config, note)
+        return extrapolated_rows(peer.label, forward, forward_backward, scale, config, note)
     note += f"; {pixels} pixels"
     return [
         BenchRow(peer.label, "forward", best_time(forward, config.repeats), pixels, note),
