@@ -153,7 +153,7 @@ def test_a_diverged_tuning_run_is_never_selected(tmp_path):
 
 
 def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_changed(tmp_path):
-    assert [i.name for i in TUNED_INGREDIENTS] == ["the paper's gap", "circuit constraints"]
+    assert [i.name for i in TUNED_INGREDIENTS] == ["the paper's gap", "the quantum layer", "circuit constraints"]
     paper_rate = [*QUANTUM_RUNS, *seeds("normalised-quadratic", [74.0, 74.2, 73.8]), *seeds("classical", [75.0, 75.1])]
     for record in paper_rate:
         write(tmp_path, record, "full")
@@ -177,8 +177,37 @@ def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_cha
     assert "; each at its selected lr (0.01 / 0.003): -0.10 [" in claim.interval
     assert same_form_claim(summarise(paper_rate)).verdict == Verdict.HOLDS.value
     sentence = tuned_verdict(table)
+    assert "the quantum layer: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "the paper's gap: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "circuit constraints: changes under tuning, from holds at the paper's rate to not resolved" in sentence
+
+
+def test_a_block_that_diverged_at_the_papers_rate_is_compared_at_its_selected_rate(tmp_path):
+    linear_diverged = run("linear", 0, 10.0, status=RunStatus.DIVERGED)
+    summary = summarise([*QUANTUM_RUNS, linear_diverged])
+    layer = next(i for i in INGREDIENTS if i.name == "the quantum layer")
+    assert ingredient_table(summary).loc["the quantum layer", "difference"] == "linear diverged at this learning rate"
+    assert ingredient_verdict(summary, layer) is Verdict.MISSING
+    verdict = plain_verdict(summary)
+    assert "where a block diverged: the quantum layer, normalisation (see the same tuning budget)." in verdict
+    assert "Not measured yet (9 of 11 comparisons)" in verdict  # the other pairs lack runs
+    for record in QUANTUM_RUNS:
+        write(tmp_path, record, "full")
+    write(tmp_path, linear_diverged, "full")
+    for model, scores in {QUANTUM: (70.0, 75.0, 77.0), "linear": (72.0, 78.0, None)}.items():
+        for preset, score in zip(tuning_presets("tune").values(), scores):
+            status = RunStatus.DIVERGED if score is None else RunStatus.COMPLETE
+            write(tmp_path, run(model, 0, score or 10.0, status=status), preset)
+    for record in seeds("linear", [77.0, 77.4, 77.2]):
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    row = tuned_ingredient_table(summary, tmp_path).loc["the quantum layer"]
+    assert row["at lr 0.01"] == "linear diverged at this learning rate" and row["selected lrs"] == "0.01 / 0.003"
+    assert row["verdict at the selected lrs"] == Verdict.FAILS.value and row["changed"] == "yes"
+    assert tuned_verdict(tuned_ingredient_table(summary, tmp_path)).startswith("the paper's gap: not measured")
+    assert (
+        "the quantum layer: not measurable at the paper's rate (linear diverged at this learning rate); at the "
+        "selected rates 0.01 / 0.003, does not hold (-1.00 [" in tuned_verdict(tuned_ingredient_table(summary, tmp_path))
+    )
 
 
 def test_the_block_figure_keeps_a_row_for_every_block():

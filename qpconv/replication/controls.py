@@ -37,6 +37,7 @@ __all__ = [
     "Ingredient",
     "TunedBlock",
     "controls_table",
+    "diverged_side",
     "ingredient_table",
     "ingredient_verdict",
     "plain_verdict",
@@ -100,6 +101,7 @@ class Ingredient:
 
 INGREDIENTS: tuple[Ingredient, ...] = (
     Ingredient("the paper's gap", QUANTUM, "classical", "is the quantum block better than the paper's classical block?"),
+    Ingredient("the quantum layer", QUANTUM, "linear", "is it better than a plain 1x1 convolution in the same block?"),
     Ingredient("parameter count", QUANTUM, "classical-matched", "is it better than a classical block of its size?"),
     Ingredient("no BatchNorm", "classical-nobn", "classical", "does the classical block gain from dropping BatchNorm?"),
     Ingredient("normalisation", "normalised-linear", "linear", "does dividing each pixel by its norm help?"),
@@ -190,6 +192,14 @@ def controls_table(summary: pd.DataFrame, runs: Sequence[RunRecord], experiment:
     return pd.DataFrame(rows).set_index("block")
 
 
+def diverged_side(summary: pd.DataFrame, ingredient: Ingredient) -> str | None:
+    """The block of ``ingredient`` whose every recorded run diverged (so it cannot be compared at this rate), or ``None``."""
+    for model in (ingredient.with_it, ingredient.without_it):
+        if model in summary.index and summary.loc[model, "seeds"] == 0 and summary.loc[model, "diverged"] > 0:
+            return model
+    return None
+
+
 def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict:
     """Whether ``with_it`` beats ``without_it`` (Welch, 95 %); "not measured" until both are recorded."""
     if not (has_runs(summary, ingredient.with_it) and has_runs(summary, ingredient.without_it)):
@@ -197,13 +207,23 @@ def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict
     return comparison_verdict(compare(summary, ingredient.with_it, ingredient.without_it))
 
 
+def _difference_text(summary: pd.DataFrame, ingredient: Ingredient) -> str:
+    return compare(summary, ingredient.with_it, ingredient.without_it).text
+
+
+def _unmeasured_text(summary: pd.DataFrame, ingredient: Ingredient) -> str:
+    """Why a comparison has no difference: a side that diverged, or nothing (runs not recorded yet)."""
+    diverged = diverged_side(summary, ingredient)
+    return f"{diverged} diverged at this learning rate" if diverged else ""
+
+
 def ingredient_table(summary: pd.DataFrame, ingredients: Sequence[Ingredient] = INGREDIENTS) -> pd.DataFrame:
     """One row per ingredient: the question, the pair, the difference with its interval, and the verdict.
 
     Returns:
         Indexed by ``ingredient``; columns ``question``, ``with - without`` (run names),
-        ``difference`` (points of final test accuracy, 95 % interval, p-value, seeds) and
-        ``verdict`` (whether ``with`` is better).
+        ``difference`` (points of final test accuracy, 95 % interval, p-value, seeds; or which
+        block diverged, when every run of one side did) and ``verdict`` (whether ``with`` is better).
     """
     rows = []
     for ingredient in ingredients:
@@ -214,7 +234,7 @@ def ingredient_table(summary: pd.DataFrame, ingredients: Sequence[Ingredient] = 
                 "ingredient": ingredient.name,
                 "question": ingredient.question,
                 "with - without": f"{ingredient.with_it} - {ingredient.without_it}",
-                "difference": compare(summary, ingredient.with_it, ingredient.without_it).text if measured else "",
+                "difference": _difference_text(summary, ingredient) if measured else _unmeasured_text(summary, ingredient),
                 "verdict": verdict.value,
             }
         )
@@ -280,7 +300,8 @@ def plain_verdict(summary: pd.DataFrame) -> str:
     helping = [i.name for i, v in verdicts.items() if v is Verdict.HOLDS]
     hurting = [i.name for i, v in verdicts.items() if v is Verdict.FAILS]
     unresolved = [i.name for i, v in verdicts.items() if v is Verdict.UNRESOLVED]
-    missing = [i.name for i, v in verdicts.items() if v is Verdict.MISSING]
+    diverged = [i.name for i, v in verdicts.items() if v is Verdict.MISSING and diverged_side(summary, i)]
+    missing = [i.name for i, v in verdicts.items() if v is Verdict.MISSING and i.name not in diverged]
     parts = [first]
     if helping:
         parts.append(f"Resolved as helping: {', '.join(helping)}.")
@@ -288,6 +309,11 @@ def plain_verdict(summary: pd.DataFrame) -> str:
         parts.append(f"Resolved as hurting (the block without it is better): {', '.join(hurting)}.")
     if unresolved:
         parts.append(f"Not resolved by the seeds: {', '.join(unresolved)}.")
+    if diverged:
+        parts.append(
+            f"Not measurable at the paper's learning rate, where a block diverged: {', '.join(diverged)} "
+            "(see the same tuning budget)."
+        )
     if missing:
         parts.append(f"Not measured yet ({len(missing)} of {len(verdicts)} comparisons): {', '.join(missing)}.")
     return " ".join(parts)
@@ -398,7 +424,8 @@ def tuning_table(
 TUNED_INGREDIENTS: tuple[Ingredient, ...] = tuple(
     i for i in INGREDIENTS if i.with_it in TUNED_MODELS and i.without_it in TUNED_MODELS
 )
-"""The comparisons whose two blocks are both tuned: the paper's gap and the circuit constraints."""
+"""The comparisons whose two blocks are both tuned: the paper's gap, the quantum layer (against the plain linear
+block, which diverges at the paper's rate) and the circuit constraints."""
 
 
 def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike, experiment: str = "controls") -> pd.DataFrame:
@@ -416,8 +443,9 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
         Indexed by ``ingredient`` (:data:`TUNED_INGREDIENTS`); columns ``at lr 0.01`` and
         ``verdict at lr 0.01`` (as in :func:`ingredient_table`), ``selected lrs``, ``at the
         selected lrs`` (Welch difference of the full runs at each block's selected rate) and
-        its ``verdict``, and ``changed`` (``yes``/``no``; empty while a side is not measured).
-        A side needs two seeds at its selected rate for an interval.
+        its ``verdict``, and ``changed`` (``yes``/``no``; empty while a side is not measured;
+        ``yes`` where a block diverged at the paper's rate and the comparison is measured only
+        at the selected rates). A side needs two seeds at its selected rate for an interval.
     """
     blocks = tuned_blocks(results_dir, experiment)
     rows = []
@@ -427,9 +455,9 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
         row: dict[str, object] = {
             "ingredient": ingredient.name,
             "with - without": f"{ingredient.with_it} - {ingredient.without_it}",
-            "at lr 0.01": compare(summary, ingredient.with_it, ingredient.without_it).text
+            "at lr 0.01": _difference_text(summary, ingredient)
             if paper is not Verdict.MISSING
-            else "",
+            else _unmeasured_text(summary, ingredient),
             "verdict at lr 0.01": paper.value,
             "selected lrs": " / ".join(f"{b.selected:g}" if b.selected is not None else "?" for b in (with_it, without_it)),
         }
@@ -440,8 +468,9 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
             tuned = comparison_verdict(difference)
             row["at the selected lrs"] = difference.text
         row["verdict at the selected lrs"] = tuned.value
-        measured = Verdict.MISSING not in (paper, tuned)
-        row["changed"] = ("yes" if paper is not tuned else "no") if measured else ""
+        # a side that diverged at the paper's rate but trains at its own: measurable only under tuning, a change
+        comparable = paper is not Verdict.MISSING or diverged_side(summary, ingredient) is not None
+        row["changed"] = ("yes" if paper is not tuned else "no") if tuned is not Verdict.MISSING and comparable else ""
         rows.append(row)
     return pd.DataFrame(rows).set_index("ingredient")
 
@@ -461,6 +490,11 @@ def tuned_verdict(table: pd.DataFrame) -> str:
             sentences.append(
                 f"{name}: unchanged under tuning ({row['verdict at the selected lrs']}; at the selected rates "
                 f"{row['selected lrs']}, {row['at the selected lrs']})."
+            )
+        elif row["verdict at lr 0.01"] == Verdict.MISSING.value:
+            sentences.append(
+                f"{name}: not measurable at the paper's rate ({row['at lr 0.01']}); at the selected rates "
+                f"{row['selected lrs']}, {row['verdict at the selected lrs']} ({row['at the selected lrs']})."
             )
         else:
             sentences.append(
