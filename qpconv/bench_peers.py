@@ -185,7 +185,7 @@ class TensorCircuitPeer(Peer):
     """tensorcircuit-ng on JAX: one circuit per pixel, ``vmap`` over circuits and pixels, ``jit``, ``vjp``; complex64.
 
     Sets tensorcircuit's global backend to JAX and its dtype to complex64. If JAX is not loaded
-    yet, XLA runs on as many threads as torch (:func:`_import_jax`).
+    yet, XLA runs on as many threads as torch (its CPU client starts on that many CPUs).
     """
 
     label = "tensorcircuit-ng (JAX), jit + vmap"

@@ -424,8 +424,8 @@ def tuning_table(
 TUNED_INGREDIENTS: tuple[Ingredient, ...] = tuple(
     i for i in INGREDIENTS if i.with_it in TUNED_MODELS and i.without_it in TUNED_MODELS
 )
-"""The comparisons whose two blocks are both tuned: the paper's gap, the quantum layer (against the plain linear
-block, which diverges at the paper's rate) and the circuit constraints."""
+"""The comparisons whose two blocks are both tuned (the paper's gap, the quantum layer against the plain linear
+block, which diverges at the paper's rate, and the circuit constraints)."""
 
 
 def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike, experiment: str = "controls") -> pd.DataFrame:
