@@ -25,6 +25,7 @@ into standard networks through :func:`qpconv.surgery.swap_pointwise`:
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from torch import nn
 
 from .._optional import import_optional
 from ..bench import best_time, forward_backward
+from ..encoding import qubits_for_channels
 from ..layers import QuantumPointwiseConv2d
 from ..pixelwise import check_channels
 from ..registry import lookup
@@ -210,8 +212,8 @@ def pointwise_costs(model: nn.Module, image_size: int = 32, batch: int = 128, n_
     for name, conv in convs.items():
         height, width = sizes[name]
         pixels = batch * height * width
-        n_qubits = max(1, (conv.in_channels - 1).bit_length())
-        n_circuits = -(-conv.out_channels // n_qubits)
+        n_qubits = qubits_for_channels(conv.in_channels)
+        n_circuits = math.ceil(conv.out_channels / n_qubits)
         quantum = pixels * quantum_pixel_flops(conv.in_channels, n_qubits, n_circuits) + circuit_column_flops(
             conv.in_channels, n_qubits, n_circuits, n_layers
         )
