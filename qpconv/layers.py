@@ -12,7 +12,7 @@ from ._optional import require_installed
 from .circuits import circuit_columns, get_ansatz
 from .encoding import check_qubit_count, qubits_for_channels
 from .noise import MAX_NOISY_QUBITS, NoiseModel, noisy_forms
-from .pixelwise import PixelwiseConv2d, check_channels
+from .pixelwise import HALF_DTYPES, PixelwiseConv2d, check_channels
 from .quadratic import quadratic_form
 from .shots import check_shots, sampled_expectations
 from .simulation import pauli_z_expectations
@@ -20,8 +20,6 @@ from .simulation import pauli_z_expectations
 __all__ = ["BACKENDS", "QuantumPointwiseConv2d", "check_device_conditions"]
 
 BACKENDS = ("exact", "pennylane")
-HALF_DTYPES = (torch.float16, torch.bfloat16)
-"""Weight dtypes the layer stores but computes in float32 (complex half precision does not exist in torch)."""
 
 
 def check_device_conditions(
@@ -80,6 +78,8 @@ class QuantumPointwiseConv2d(PixelwiseConv2d):
         diff_method: PennyLane differentiation method, e.g. ``"parameter-shift"``, ``"backprop"``.
         device, dtype: where and in which floating type the weights live (as for ``nn.Conv2d``);
             float16 and bfloat16 layers compute in float32 internally and return their own dtype.
+            Under ``torch.autocast`` the layer runs in its own dtype, autocast off inside
+            (see :class:`~qpconv.pixelwise.PixelwiseConv2d`).
         noise: a :class:`~qpconv.noise.NoiseModel` of a real device, simulated exactly (the
             outputs are the expectations of the noisy circuits, :mod:`qpconv.noise`); ``None``
             (default): noiseless, the exact path bit for bit. Exact backend only.

@@ -8,6 +8,11 @@ values with weights shared by all pixels. :class:`PixelwiseConv2d` turns an inpu
 :meth:`PixelwiseConv2d.pixel_map`, and turns the result back into ``(N, C_out, H, W)``.
 It also checks the input, with the same messages for every layer, before any work:
 a 4-D tensor, ``C_in`` channels, the layer's dtype, finite values.
+
+Under ``torch.autocast`` the layers compute in their own precision, as autocast's float32
+operations do (norms, softmax): a float16 or bfloat16 input, what the convolutions before
+them return there, is cast to the layer's dtype and the layer runs with autocast off inside,
+so its normalisation and matrix products are not rounded to half precision.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ from torch import nn
 
 from .encoding import check_finite
 
-__all__ = ["PixelwiseConv2d", "check_channels"]
+__all__ = ["HALF_DTYPES", "PixelwiseConv2d", "check_channels"]
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+"""The half-precision dtypes: what autocast's convolutions return, and weight dtypes that
+:class:`~qpconv.layers.QuantumPointwiseConv2d` stores but computes in float32."""
 
 
 def check_channels(**counts: int) -> None:
@@ -42,6 +51,9 @@ class PixelwiseConv2d(nn.Module):
         or ``W`` zero) gives an empty output. The output keeps the input's memory format: a
         ``torch.channels_last`` input (the pixels' rows already side by side in memory) is
         read without a copy and gives a ``channels_last`` output, any other a contiguous one.
+        Under ``torch.autocast`` on the input's device, a float16 or bfloat16 input is cast to
+        the layer's dtype first and the output has the layer's dtype (float32 for a default
+        layer), computed without autocast.
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -78,6 +90,12 @@ class PixelwiseConv2d(nn.Module):
         check_finite(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in HALF_DTYPES and torch.is_autocast_enabled(x.device.type):
+            with torch.autocast(x.device.type, enabled=False):
+                return self._forward(x.to(self.dtype))
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
         batch, _, height, width = x.shape
         pixels = x.permute(0, 2, 3, 1).reshape(batch * height * width, self.in_channels)

@@ -160,6 +160,10 @@ def test_controls_keep_the_quantum_layers_input_contract(make):
         layer(bad)
     assert layer(torch.randn(0, 4, 2, 2)).shape == (0, 3, 2, 2)
     x = torch.randn(2, 4, 3, 5)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = layer(x.bfloat16())
+    assert autocast.dtype == torch.float32
+    torch.testing.assert_close(autocast, layer(x.bfloat16().float()), rtol=0, atol=1e-6)
     channels_last = layer(x.contiguous(memory_format=torch.channels_last))
     assert channels_last.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(channels_last, layer(x), rtol=0, atol=1e-6)

@@ -98,6 +98,24 @@ class LayerContract:
             lambda inp, w: torch.func.functional_call(layer, {"weights": w}, (inp,)), (x, layer.weights)
         )
 
+    def test_under_autocast_it_computes_in_its_own_dtype_from_the_half_precision_input(self):
+        torch.manual_seed(1)
+        conv = torch.nn.Conv2d(3, 16, 3, padding=1).to(self.device)
+        layer = self.layer(16, 8, n_layers=2)
+        x = torch.randn(2, 3, 5, 5, device=self.device)
+        with torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16):
+            features = conv(x)
+            out = layer(features)
+        assert (features.dtype, out.dtype) == (torch.bfloat16, torch.float32)
+        # the same float32 computation from the rounded features: no product ran in bfloat16
+        torch.testing.assert_close(out, layer(features.float()), rtol=0, atol=1e-6)
+        out.sum().backward()
+        assert torch.isfinite(conv.weight.grad).all() and torch.isfinite(layer.weights.grad).all()
+
+    def test_a_half_precision_input_outside_autocast_is_refused(self):
+        with pytest.raises(TypeError, match="input dtype torch.bfloat16 does not match the layer's weights dtype torch.float32"):
+            self.layer(8, 4)(torch.randn(1, 8, 2, 2, dtype=torch.bfloat16, device=self.device))
+
     def test_is_a_drop_in_for_a_1x1_convolution_in_a_model(self):
         model = torch.nn.Sequential(
             torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(), QuantumPointwiseConv2d(16, 8), torch.nn.Flatten()

@@ -80,6 +80,18 @@ def test_swapped_mobilenet_v2_runs_backward_and_reloads_its_state_dict():
         assert torch.equal(copy(x), model(x))
 
 
+def test_a_swapped_mobilenet_v2_trains_under_autocast_with_its_circuits_in_float32():
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v2(weights=None, num_classes=10)
+    report = swap_pointwise(model, select=early_blocks, n_layers=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(torch.randn(2, 3, 32, 32))
+    logits.float().logsumexp(dim=1).mean().backward()
+    for layer in report.swapped:
+        grad = model.get_submodule(layer.name).weights.grad
+        assert grad is not None and grad.dtype == torch.float32 and torch.isfinite(grad).all(), layer.name
+
+
 @pytest.fixture(scope="module")
 def resnet50() -> nn.Module:
     """One ResNet-50 for the tests that leave it unchanged."""
