@@ -29,6 +29,19 @@ def setup_run(fashion_mnist, train_size: int, test_size: int, seed: int = 0):
     return model, *loaders
 
 
+def train_tiny(run, checkpoint, **kwargs):
+    """Train ``run`` (a model and its loaders from ``setup_run(fashion_mnist, 600, 200)``) for 3 epochs, checkpointed."""
+    return train(
+        *run,
+        TrainingRecipe(epochs=3),
+        device="cpu",
+        checkpoint_path=checkpoint,
+        run_tag={"run": "tiny"},
+        progress=False,
+        **kwargs,
+    )
+
+
 def test_one_epoch_on_a_subset_is_clearly_above_chance(fashion_mnist):
     model, train_loader, test_loader = setup_run(fashion_mnist, 3000, 1000)
     metrics = train(model, train_loader, test_loader, TrainingRecipe(epochs=1), device="cpu", progress=False)
@@ -47,18 +60,7 @@ def test_one_epoch_on_a_subset_is_clearly_above_chance(fashion_mnist):
 
 @pytest.fixture(scope="module")
 def uninterrupted(fashion_mnist, tmp_path_factory):
-    model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
-    checkpoint = tmp_path_factory.mktemp("uninterrupted") / "checkpoint.pt"
-    return train(
-        model,
-        train_loader,
-        test_loader,
-        TrainingRecipe(epochs=3),
-        device="cpu",
-        checkpoint_path=checkpoint,
-        run_tag={"run": "tiny"},
-        progress=False,
-    )
+    return train_tiny(setup_run(fashion_mnist, 600, 200), tmp_path_factory.mktemp("uninterrupted") / "checkpoint.pt")
 
 
 def without_seconds(metrics):
@@ -78,35 +80,15 @@ def test_resumed_run_ends_exactly_as_an_uninterrupted_one(fashion_mnist, tmp_pat
         if len(metrics) == 1:
             raise Interrupted
 
-    model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
+    run = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(
-            model,
-            train_loader,
-            test_loader,
-            TrainingRecipe(epochs=3),
-            device="cpu",
-            checkpoint_path=checkpoint,
-            run_tag={"run": "tiny"},
-            on_epoch_end=stop_after_first_epoch,
-            progress=False,
-        )
+        train_tiny(run, checkpoint, on_epoch_end=stop_after_first_epoch)
 
     # a new process: fresh model and loaders, and the global generators moved on
-    model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
+    run = setup_run(fashion_mnist, 600, 200)
     torch.rand(100)
     seen = []
-    resumed = train(
-        model,
-        train_loader,
-        test_loader,
-        TrainingRecipe(epochs=3),
-        device="cpu",
-        checkpoint_path=checkpoint,
-        run_tag={"run": "tiny"},
-        on_epoch_end=seen.append,
-        progress=False,
-    )
+    resumed = train_tiny(run, checkpoint, on_epoch_end=seen.append)
     assert [len(metrics) for metrics in seen] == [2, 3]  # only epochs 2 and 3 ran
     assert without_seconds(resumed) == without_seconds(uninterrupted)
 
@@ -122,33 +104,15 @@ def test_a_checkpoint_write_that_dies_leaves_the_previous_one(fashion_mnist, tmp
         real_save(state, file, *args, **kwargs)
 
     monkeypatch.setattr(torch, "save", save_then_die_on_the_second_epoch)
-    model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
+    run = setup_run(fashion_mnist, 600, 200)
     with pytest.raises(Interrupted):
-        train(
-            model,
-            train_loader,
-            test_loader,
-            TrainingRecipe(epochs=3),
-            device="cpu",
-            checkpoint_path=checkpoint,
-            run_tag={"run": "tiny"},
-            progress=False,
-        )
+        train_tiny(run, checkpoint)
     monkeypatch.undo()
     assert [path.name for path in tmp_path.iterdir()] == ["checkpoint.pt"]
     assert len(torch.load(checkpoint, weights_only=True)["metrics"]) == 1
 
-    model, train_loader, test_loader = setup_run(fashion_mnist, 600, 200)
-    resumed = train(
-        model,
-        train_loader,
-        test_loader,
-        TrainingRecipe(epochs=3),
-        device="cpu",
-        checkpoint_path=checkpoint,
-        run_tag={"run": "tiny"},
-        progress=False,
-    )
+    run = setup_run(fashion_mnist, 600, 200)
+    resumed = train_tiny(run, checkpoint)
     assert without_seconds(resumed) == without_seconds(uninterrupted)
 
 
