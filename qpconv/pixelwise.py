@@ -25,8 +25,8 @@ from .encoding import check_finite
 __all__ = ["HALF_DTYPES", "PixelwiseConv2d", "check_channels"]
 
 HALF_DTYPES = (torch.float16, torch.bfloat16)
-"""The half-precision dtypes: what autocast's convolutions return, and weight dtypes that
-:class:`~qpconv.layers.QuantumPointwiseConv2d` stores but computes in float32."""
+"""The half-precision dtypes, which autocast's convolutions return and which
+:class:`~qpconv.layers.QuantumPointwiseConv2d` stores as weights but computes in float32."""
 
 
 def check_channels(**counts: int) -> None:
