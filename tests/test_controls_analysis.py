@@ -210,6 +210,27 @@ def test_a_block_that_diverged_at_the_papers_rate_is_compared_at_its_selected_ra
     )
 
 
+def test_runs_that_diverged_beside_trained_seeds_are_left_out_and_said_to_be(tmp_path):
+    linear = [run("linear", 0, 10.0, status=RunStatus.DIVERGED), *seeds("linear", [0.0, 77.0, 77.4, 77.2])[1:]]  # seeds 0..3
+    summary = summarise([*QUANTUM_RUNS, *linear])
+    difference = ingredient_table(summary).loc["the quantum layer", "difference"]
+    assert difference.startswith("-1.00 [")  # the mean of the three trained seeds, 77.2
+    assert difference.endswith("; left out: linear diverged in 1 of 4 runs")
+    assert "Runs that diverged are left out of the means: linear diverged in 1 of 4 runs." in plain_verdict(summary)
+    assert "left out" not in ingredient_table(summary).loc["the paper's gap", "difference"]
+
+    for model, scores in {QUANTUM: (70.0, 75.0, 77.0), "linear": (72.0, 78.0, 71.0)}.items():
+        for preset, score in zip(tuning_presets("tune").values(), scores):
+            write(tmp_path, run(model, 0, score), preset)
+    for record in QUANTUM_RUNS:
+        write(tmp_path, record, "full")
+    for record in linear:
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    assert tuning_table(tmp_path).loc["linear", "test at selected lr"] == "77.20 ± 0.20 (+1 diverged)"
+    row = tuned_ingredient_table(summary, tmp_path).loc["the quantum layer"]
+    assert row["at the selected lrs"].endswith("; left out: linear diverged in 1 of 4 runs")
+
+
 def test_the_block_figure_keeps_a_row_for_every_block():
     runs = [*QUANTUM_RUNS, run("linear", 0, 10.0, status=RunStatus.DIVERGED), run("classical", 0, 74.0)]
     order = [c.model for c in CONTROLS]

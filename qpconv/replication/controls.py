@@ -40,6 +40,7 @@ __all__ = [
     "diverged_side",
     "ingredient_table",
     "ingredient_verdict",
+    "left_out_text",
     "plain_verdict",
     "same_form_claim",
     "seconds_per_epoch",
@@ -207,8 +208,27 @@ def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict
     return comparison_verdict(compare(summary, ingredient.with_it, ingredient.without_it))
 
 
+def left_out_text(diverged: dict[str, tuple[int, int]]) -> str:
+    """``"; left out: linear diverged in 1 of 5 runs"`` for blocks ``{model: (diverged, runs)}`` with diverged runs, else ``""``.
+
+    A comparison's means count only the runs that did not diverge; this says which runs that leaves out.
+    """
+    parts = [f"{model} diverged in {count} of {runs} runs" for model, (count, runs) in diverged.items() if count]
+    return f"; left out: {', '.join(parts)}" if parts else ""
+
+
+def _diverged_runs(summary: pd.DataFrame, *models: str) -> dict[str, tuple[int, int]]:
+    """``{model: (diverged runs, all finished runs)}`` of a :func:`~qpconv.replication.claims.summarise` table."""
+    return {
+        model: (int(summary.loc[model, "diverged"]), int(summary.loc[model, "diverged"] + summary.loc[model, "seeds"]))
+        for model in models
+        if model in summary.index
+    }
+
+
 def _difference_text(summary: pd.DataFrame, ingredient: Ingredient) -> str:
-    return compare(summary, ingredient.with_it, ingredient.without_it).text
+    difference = compare(summary, ingredient.with_it, ingredient.without_it).text
+    return difference + left_out_text(_diverged_runs(summary, ingredient.with_it, ingredient.without_it))
 
 
 def _unmeasured_text(summary: pd.DataFrame, ingredient: Ingredient) -> str:
@@ -222,8 +242,9 @@ def ingredient_table(summary: pd.DataFrame, ingredients: Sequence[Ingredient] = 
 
     Returns:
         Indexed by ``ingredient``; columns ``question``, ``with - without`` (run names),
-        ``difference`` (points of final test accuracy, 95 % interval, p-value, seeds; or which
-        block diverged, when every run of one side did) and ``verdict`` (whether ``with`` is better).
+        ``difference`` (points of final test accuracy, 95 % interval, p-value, seeds, and the
+        runs left out because they diverged; or which block diverged, when every run of one side
+        did) and ``verdict`` (whether ``with`` is better).
     """
     rows = []
     for ingredient in ingredients:
@@ -316,6 +337,10 @@ def plain_verdict(summary: pd.DataFrame) -> str:
         )
     if missing:
         parts.append(f"Not measured yet ({len(missing)} of {len(verdicts)} comparisons): {', '.join(missing)}.")
+    compared = {m for i, v in verdicts.items() if v is not Verdict.MISSING for m in (i.with_it, i.without_it)}
+    partly = {m: runs for m, runs in _diverged_runs(summary, *sorted(compared)).items() if runs[0]}
+    if partly:
+        parts.append(f"Runs that diverged are left out of the means{left_out_text(partly).removeprefix('; left out')}.")
     return " ".join(parts)
 
 
@@ -341,13 +366,16 @@ class TunedBlock:
             :data:`TUNING_LRS` that has a finished tuning run; rates still training are absent.
         selected: the rate with the best validation accuracy, once every rate is finished
             (``None`` before, or when every rate diverged).
-        test: final test accuracies (percent), one per seed, of the full-preset runs at ``selected``.
+        test: final test accuracies (percent), one per seed, of the full-preset runs at ``selected``
+            that did not diverge.
+        test_diverged: how many full-preset runs at ``selected`` diverged (left out of ``test``).
     """
 
     model: str
     validation: dict[float, float | str]
     selected: float | None
     test: tuple[float, ...]
+    test_diverged: int = 0
 
     @property
     def finished(self) -> bool:
@@ -385,10 +413,16 @@ def tuned_blocks(
         finished = len(validation[model]) == len(TUNING_LRS)
         selected = max(scores, key=lambda lr: scores[lr]) if finished and scores else None
         test: tuple[float, ...] = ()
+        diverged = 0
         if selected is not None:
-            runs = load_runs(experiment, full_presets[selected], results_dir, on_damaged=lambda error: None)
-            test = tuple(100 * run.metrics[-1]["test_acc"] for run in runs if run.config.model == model and run.completed)
-        blocks[model] = TunedBlock(model, validation[model], selected, test)
+            runs = [
+                run
+                for run in load_runs(experiment, full_presets[selected], results_dir, on_damaged=lambda error: None)
+                if run.config.model == model
+            ]
+            test = tuple(100 * run.metrics[-1]["test_acc"] for run in runs if run.completed)
+            diverged = sum(run.diverged for run in runs)
+        blocks[model] = TunedBlock(model, validation[model], selected, test, diverged)
     return blocks
 
 
@@ -401,7 +435,8 @@ def tuning_table(
 
     Returns:
         Indexed by ``block``; a column ``val @ lr`` per rate (percent, ``diverged`` or empty),
-        ``selected lr``, ``test at selected lr`` and ``seeds``.
+        ``selected lr``, ``test at selected lr`` (mean ± sd of the runs that did not diverge, and
+        how many diverged) and ``seeds``.
     """
     rows = []
     for model, block in tuned_blocks(results_dir, experiment, models).items():
@@ -417,6 +452,9 @@ def tuning_table(
         if block.test:
             sd = stdev(block.test) if len(block.test) > 1 else 0.0
             row["test at selected lr"] = mean_and_spread(fmean(block.test), sd, len(block.test), digits=2)
+        if block.test_diverged:
+            diverged = f"{block.test_diverged} diverged"
+            row["test at selected lr"] = f"{row['test at selected lr']} (+{diverged})" if block.test else diverged
         rows.append(row)
     return pd.DataFrame(rows).set_index("block")
 
@@ -466,7 +504,8 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
         if len(with_it.test) > 1 and len(without_it.test) > 1:
             difference = welch(with_it.test, without_it.test)
             tuned = comparison_verdict(difference)
-            row["at the selected lrs"] = difference.text
+            diverged = {b.model: (b.test_diverged, b.test_diverged + len(b.test)) for b in (with_it, without_it)}
+            row["at the selected lrs"] = difference.text + left_out_text(diverged)
         row["verdict at the selected lrs"] = tuned.value
         # a side that diverged at the paper's rate but trains at its own: measurable only under tuning, a change
         comparable = paper is not Verdict.MISSING or diverged_side(summary, ingredient) is not None
