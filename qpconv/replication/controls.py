@@ -348,7 +348,7 @@ TUNING_LRS = (0.001, 0.003, 0.01)
 """The learning rates of the tuning sweep (the paper's 0.01 and two smaller ones)."""
 TUNED_MODELS = (QUANTUM, "classical", "normalised-quadratic", "linear")
 """The blocks tuned, namely quantum, the paper's classical, the strongest control of the quantum form, and
-the plain linear block (which stays at chance level at the paper's learning rate)."""
+the plain linear block (whose first full run fell to chance level at the paper's learning rate)."""
 
 
 def tuning_presets(base: str) -> dict[float, str]:
