@@ -208,13 +208,18 @@ def ingredient_verdict(summary: pd.DataFrame, ingredient: Ingredient) -> Verdict
     return comparison_verdict(compare(summary, ingredient.with_it, ingredient.without_it))
 
 
+def _diverged_list(diverged: dict[str, tuple[int, int]]) -> str:
+    """``"linear diverged in 1 of 5 runs, ..."`` for the blocks ``{model: (diverged, runs)}`` with diverged runs."""
+    return ", ".join(f"{model} diverged in {count} of {runs} runs" for model, (count, runs) in diverged.items() if count)
+
+
 def left_out_text(diverged: dict[str, tuple[int, int]]) -> str:
     """``"; left out: linear diverged in 1 of 5 runs"`` for blocks ``{model: (diverged, runs)}`` with diverged runs, else ``""``.
 
     A comparison's means count only the runs that did not diverge; this says which runs that leaves out.
     """
-    parts = [f"{model} diverged in {count} of {runs} runs" for model, (count, runs) in diverged.items() if count]
-    return f"; left out: {', '.join(parts)}" if parts else ""
+    listed = _diverged_list(diverged)
+    return f"; left out: {listed}" if listed else ""
 
 
 def _diverged_runs(summary: pd.DataFrame, *models: str) -> dict[str, tuple[int, int]]:
@@ -338,9 +343,9 @@ def plain_verdict(summary: pd.DataFrame) -> str:
     if missing:
         parts.append(f"Not measured yet ({len(missing)} of {len(verdicts)} comparisons): {', '.join(missing)}.")
     compared = {m for i, v in verdicts.items() if v is not Verdict.MISSING for m in (i.with_it, i.without_it)}
-    partly = {m: runs for m, runs in _diverged_runs(summary, *sorted(compared)).items() if runs[0]}
+    partly = _diverged_list(_diverged_runs(summary, *sorted(compared)))
     if partly:
-        parts.append(f"Runs that diverged are left out of the means{left_out_text(partly).removeprefix('; left out')}.")
+        parts.append(f"Runs that diverged are left out of the means: {partly}.")
     return " ".join(parts)
 
 
