@@ -7,7 +7,7 @@ Usage::
     qpconv run EXPERIMENT [--preset quick|full] [--seeds 0 1 2] [--models M ...] [--epochs N] [--train-size N]
                           [--test-size N] [--lr LR] [--device cpu|cuda[:N]] [--restart]
                           [--data-root DIR] [--results-dir DIR] [--checkpoint-dir DIR]
-                          [--executor local|ray] [--address ADDR]
+                          [--executor local|ray] [--address ADDR] [--dry-run]
     qpconv data prepare fashion-mnist|cifar10 --from PATH [--root DIR]
     qpconv data download fashion-mnist|cifar10 [--root DIR]
     qpconv data get fashion-mnist|cifar10 ... [--root DIR]   (whatever works: present, local copy, download)
@@ -44,7 +44,7 @@ SEED_LIMIT = 2**32
 
 def _replication() -> Any:
     """The replication wing's modules the commands need, or an ImportError naming the extra."""
-    from .replication import acquire, datasets, executors, experiments, loading, results, training
+    from .replication import acquire, datasets, executors, experiments, loading, planning, results, training
 
     return argparse.Namespace(
         acquire=acquire,
@@ -52,6 +52,7 @@ def _replication() -> Any:
         executors=executors,
         experiments=experiments,
         loading=loading,
+        planning=planning,
         results=results,
         training=training,
     )
@@ -108,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--address", help="with --executor ray: the Ray cluster's address (e.g. auto); default: start Ray on this machine"
     )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="train nothing: list the runs, where each stands, and the hours left at the recorded runs' pace",
+    )
 
     data = commands.add_parser("data", help="prepare or download the datasets", description="Get the datasets.")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -156,11 +162,17 @@ def _error(command: str, message: str, code: int) -> int:
     return code
 
 
-def _writable_folder(path: str, option: str) -> Path:
-    """``path`` as a folder that exists (created if needed) and can be written, or a usage error."""
+def _readable_folder(path: str, option: str) -> Path:
+    """``path`` as a folder to read from (one that does not exist reads as empty), or a usage error."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise _UsageError(f"{option} {folder} is a file, not a folder")
+    return folder
+
+
+def _writable_folder(path: str, option: str) -> Path:
+    """``path`` as a folder that exists (created if needed) and can be written, or a usage error."""
+    folder = _readable_folder(path, option)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -215,7 +227,30 @@ def _check_device(device: str | None, wing: Any, on_this_machine: bool = True) -
         raise _UsageError(f"device {device!r} is not there: this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
+def _preset(args: argparse.Namespace, wing: Any) -> Any:
+    """The chosen preset with the command line's changes (``--epochs``, ``--train-size``, ``--test-size``, ``--lr``)."""
+    experiments = wing.experiments
+    return experiments.custom_preset(
+        experiments.get_preset(args.preset), epochs=args.epochs, train_size=args.train_size, test_size=args.test_size, lr=args.lr
+    )
+
+
+def _dry_run(args: argparse.Namespace, wing: Any) -> int:
+    """What ``qpconv run`` would train, from the results folder alone (no data, executor or device needed)."""
+    try:
+        results_dir = _readable_folder(args.results_dir, "--results-dir")
+        plan = wing.planning.plan_sweep(
+            args.experiment, _preset(args, wing), _check_seeds(args.seeds, wing), args.models, results_dir
+        )
+    except (_UsageError, ValueError) as error:
+        return _error("run", str(error), 2)
+    print("\n".join(wing.planning.describe_plan(plan)))
+    return 0
+
+
 def _run(args: argparse.Namespace, wing: Any) -> int:
+    if args.dry_run:
+        return _dry_run(args, wing)
     experiments, executors = wing.experiments, wing.executors
     kind = executors.ExecutorKind(args.executor)
     try:
@@ -227,13 +262,7 @@ def _run(args: argparse.Namespace, wing: Any) -> int:
     try:
         seeds = _check_seeds(args.seeds, wing)
         _check_device(args.device, wing, on_this_machine=kind is executors.ExecutorKind.LOCAL)
-        preset = experiments.custom_preset(
-            experiments.get_preset(args.preset),
-            epochs=args.epochs,
-            train_size=args.train_size,
-            test_size=args.test_size,
-            lr=args.lr,
-        )
+        preset = _preset(args, wing)
         experiments.plan_runs(args.experiment, preset, seeds, args.models)  # unknown models fail here
         data_root = _data_root(args.data_root, wing)
         results_dir = _writable_folder(args.results_dir, "--results-dir")
@@ -296,8 +325,10 @@ def _data(args: argparse.Namespace, wing: Any) -> int:
 
 def _list(args: argparse.Namespace, wing: Any) -> int:
     experiments = wing.experiments
-    if Path(args.results_dir).exists() and not Path(args.results_dir).is_dir():
-        return _error("list", f"--results-dir {args.results_dir} is a file, not a folder", 2)
+    try:
+        _readable_folder(args.results_dir, "--results-dir")
+    except _UsageError as error:
+        return _error("list", str(error), 2)
     print("experiments:")
     for experiment in experiments.EXPERIMENTS.values():
         models = ", ".join(variant.name for variant in experiment.variants)
@@ -326,8 +357,8 @@ def _list(args: argparse.Namespace, wing: Any) -> int:
                 )
     if not found and not damaged:
         print("  none")
-    for error in damaged.values():
-        print(f"  damaged  {error}", file=sys.stderr)
+    for damage in damaged.values():
+        print(f"  damaged  {damage}", file=sys.stderr)
     return 1 if damaged else 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qpconv.replication.recipe import TrainingRecipe
-from qpconv.replication.results import RunConfig, RunOutcome, RunRecord, RunStatus
+from qpconv.replication.results import RunConfig, RunOutcome, RunRecord, RunStatus, run_path, write_run
 
 
 def synthetic_run(
@@ -21,7 +21,10 @@ def synthetic_run(
     dataset_copy: str = "cifar10-jpeg-q75",
     device: str = "cpu: test",
 ) -> RunRecord:
-    """A run of ``model`` with the given per-epoch ``metrics``; ``epochs`` defaults to ``len(metrics)``."""
+    """A run of ``model`` with the given per-epoch ``metrics``; ``epochs`` defaults to ``len(metrics)``.
+
+    A diverged run (``status``) says it diverged in its last epoch, at chance.
+    """
     kind, _, depth = model.partition("-L")
     config = RunConfig(
         experiment=experiment,
@@ -40,5 +43,14 @@ def synthetic_run(
         parameters={"total": parameters, "quantum": 10 if kind == "quantum" else 0, "classical": parameters - 10},
         recipe=TrainingRecipe(epochs=epochs or max(1, len(metrics))),
     )
-    outcome = RunOutcome(status, len(metrics), sum(row["seconds"] for row in metrics), device, {"qpconv": "test"})
+    divergence = {"epoch": len(metrics), "reason": "at chance"} if status is RunStatus.DIVERGED else None
+    outcome = RunOutcome(status, len(metrics), sum(row["seconds"] for row in metrics), device, {"qpconv": "test"}, divergence)
     return RunRecord(Path("synthetic") / model / f"seed{seed}", config, outcome, metrics)
+
+
+def write_synthetic_run(results_dir: Path, record: RunRecord) -> Path:
+    """Write ``record`` where the runner stores its run under ``results_dir``; the run's folder."""
+    config = record.config
+    folder = run_path(results_dir, config.experiment, config.preset, config.model, config.seed)
+    write_run(folder, config, record.outcome, record.metrics)
+    return folder
