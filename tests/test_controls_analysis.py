@@ -138,9 +138,11 @@ def test_tuning_selects_on_validation_and_reports_the_test_runs_at_the_selected_
     table = tuning_table(tmp_path, models=["classical", "linear"])
     assert table.loc["classical", "selected lr"] == "0.003"
     assert table.loc["classical", "val @ 0.003"] == "72.00"
+    assert table.loc["classical", "lead"] == "2.00"  # over 0.01's 70.00, the next best
     assert table.loc["classical", "test at selected lr"] == "75.00 ± 1.00"
     assert table.loc["classical", "seeds"] == 3
     assert table.loc["linear", "selected lr"] == "" and table.loc["linear", "val @ 0.01"] == ""
+    assert table.loc["linear", "lead"] == ""  # nothing selected yet
 
 
 def test_a_diverged_tuning_run_is_never_selected(tmp_path):
@@ -150,6 +152,7 @@ def test_a_diverged_tuning_run_is_never_selected(tmp_path):
     table = tuning_table(tmp_path, models=["linear"])
     assert table.loc["linear", "val @ 0.01"] == "diverged"
     assert table.loc["linear", "selected lr"] == "0.003"
+    assert table.loc["linear", "lead"] == "5.00"  # over 0.001; the diverged rate is no competitor
 
 
 def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_changed(tmp_path):

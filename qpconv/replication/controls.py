@@ -387,6 +387,16 @@ class TunedBlock:
         """Whether every rate of :data:`TUNING_LRS` has a finished (complete or diverged) tuning run."""
         return len(self.validation) == len(TUNING_LRS)
 
+    @property
+    def margin(self) -> float | None:
+        """How far (points) the selected rate's validation accuracy leads the next best rate's.
+
+        ``None`` until a rate is selected, or when no other rate trained. One seed per rate: a
+        margin within the seed-to-seed spread of a block is a tie that the budget cannot break.
+        """
+        scores = sorted((score for score in self.validation.values() if isinstance(score, float)), reverse=True)
+        return scores[0] - scores[1] if self.selected is not None and len(scores) > 1 else None
+
 
 def tuned_blocks(
     results_dir: str | os.PathLike, experiment: str = "controls", models: Sequence[str] = TUNED_MODELS
@@ -440,7 +450,8 @@ def tuning_table(
 
     Returns:
         Indexed by ``block``; a column ``val @ lr`` per rate (percent, ``diverged`` or empty),
-        ``selected lr``, ``test at selected lr`` (mean ± sd of the runs that did not diverge, and
+        ``selected lr``, its ``lead`` over the next best rate (points, :attr:`TunedBlock.margin`),
+        ``test at selected lr`` (mean ± sd of the runs that did not diverge, and
         how many diverged) and ``seeds``.
     """
     rows = []
@@ -453,6 +464,7 @@ def tuning_table(
             row["selected lr"] = f"{block.selected:g}"
         else:
             row["selected lr"] = "all diverged" if block.finished else ""
+        row["lead"] = "" if block.margin is None else f"{block.margin:.2f}"
         row["test at selected lr"], row["seeds"] = "", len(block.test)
         if block.test:
             sd = stdev(block.test) if len(block.test) > 1 else 0.0
