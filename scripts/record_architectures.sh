@@ -9,6 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} CI=${CI:-1}
 
+.venv/bin/qpconv run architectures --preset full --dry-run | tail -n 1 | sed "s/^/architectures: /"   # what is left
+
 for seed in ${@:-0 1 2}; do
     for model in resnet-classical mobilenetv2-classical resnet-quantum-L3 mobilenetv2-quantum-L3; do
         echo "== $(date '+%F %T') architectures $model seed $seed"

@@ -9,6 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} CI=${CI:-1}
 
+.venv/bin/qpconv run controls --preset full --dry-run | tail -n 1 | sed "s/^/controls: /"   # what is left
+.venv/bin/qpconv run controls_fmnist --preset full --dry-run | tail -n 1 | sed "s/^/controls_fmnist: /"   # what is left
+
 cheap="none linear classical-nobn classical-matched normalised-linear normalised-quadratic"
 costly="frozen-L3 product-L3 unitary-relaxation"
 runs=()

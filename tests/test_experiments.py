@@ -41,6 +41,23 @@ def test_plan_covers_every_model_and_seed():
     assert {run.dataset for run in runs} == {"fashion-mnist"}
 
 
+def test_the_controls_central_comparisons_get_five_seeds_on_cifar10_and_three_on_fashion_mnist():
+    def seeds(experiment: str) -> dict[str, list[int]]:
+        planned: dict[str, list[int]] = {}
+        for run in plan_runs(experiment, "full"):
+            planned.setdefault(run.variant.name, []).append(run.seed)
+        return planned
+
+    five = {"quantum-L3", "classical", "linear", "normalised-quadratic"}
+    cifar10 = seeds("controls")
+    assert {model for model, planned in cifar10.items() if planned == [0, 1, 2, 3, 4]} == five
+    assert all(planned == [0, 1, 2] for model, planned in cifar10.items() if model not in five)
+    fashion = ["quantum-L3", "classical", "linear", "normalised-quadratic", "frozen-L3"]
+    assert seeds("controls_fmnist") == {model: [0, 1, 2] for model in fashion}
+    stored = {run.experiment for run in plan_runs("controls_fmnist", "full", models=["quantum-L3", "classical"])}
+    assert stored == {"fig4_5"}  # the same runs as the paper's figures, whatever their seed counts
+
+
 def test_unknown_experiment_and_preset():
     with pytest.raises(
         ValueError,

@@ -63,8 +63,8 @@ def test_the_description_ends_with_the_totals_and_names_the_models_without_a_pac
     assert lines[1] == f"fig6_7/full/quantum-L3/seed1  partial 1/20 epochs  19 left  ~{19 * 0.25 * 50_000 / 3600:.2f} h"
     assert lines[3] == "fig6_7/full/classical/seed1  damaged 0/20 epochs  20 left  no recorded pace"
     assert lines[-1] == (
-        f"to train: 2 of 4 runs, 39 epochs, ~{19 * 0.25 * 50_000 / 3600:.2f} h on one core at the recorded pace; "
-        "no pace recorded for: classical"
+        f"to train: 2 of 4 runs, 39 epochs, ~{19 * 0.25 * 50_000 / 3600:.2f} h on one core at the recorded pace "
+        "for 1 of them; no recorded pace for classical"
     )
 
 

@@ -148,7 +148,7 @@ def describe_plan(plan: Sequence[PlannedRun]) -> list[str]:
     Example lines::
 
         controls/full/linear/seed1  partial 11/20 epochs  9 left  ~0.19 h
-        to train: 2 of 9 runs, 29 epochs, ~0.61 h on one core at the recorded pace; no pace recorded for: none
+        to train: 2 of 9 runs, 29 epochs, ~0.61 h on one core at the recorded pace
     """
     lines = []
     for item in plan:
@@ -158,10 +158,13 @@ def describe_plan(plan: Sequence[PlannedRun]) -> list[str]:
         left = f"  {item.epochs_left} left  {estimate}" if item.epochs_left else ""
         lines.append(f"{item.run}  {item.state.value} {epochs}{left}")
     to_train = [item for item in plan if item.epochs_left]
+    estimated = [item for item in to_train if item.hours_left is not None]
     unknown = sorted({item.run.variant.name for item in to_train if item.hours_left is None})
-    known = sum(item.hours_left or 0.0 for item in to_train)
-    lines.append(
+    total = (
         f"to train: {len(to_train)} of {len(plan)} runs, {sum(item.epochs_left for item in to_train)} epochs, "
-        f"~{known:.2f} h on one core at the recorded pace; no pace recorded for: {', '.join(unknown) or 'none'}"
+        f"~{sum(item.hours_left or 0.0 for item in estimated):.2f} h on one core at the recorded pace"
     )
+    if unknown:
+        total += f" for {len(estimated)} of them; no recorded pace for {', '.join(unknown)}"
+    lines.append(total)
     return lines
