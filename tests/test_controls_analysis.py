@@ -28,6 +28,7 @@ from qpconv.replication.controls import (
     plain_verdict,
     same_form_claim,
     seconds_per_epoch,
+    tuned_gap_claim,
     tuned_ingredient_table,
     tuned_verdict,
     tuning_presets,
@@ -183,6 +184,30 @@ def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_cha
     assert "the quantum layer: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "the paper's gap: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "circuit constraints: changes under tuning, from holds at the paper's rate to not resolved" in sentence
+
+
+def test_the_papers_gap_under_tuning_is_a_claims_row_of_its_own(tmp_path):
+    paper_rate = [*QUANTUM_RUNS, *seeds("classical", [75.0, 75.2, 74.8])]  # the paper's gap holds at 0.01
+    for record in paper_rate:
+        write(tmp_path, record, "full")
+    tuning = {QUANTUM: (70.0, 75.0, 77.0), "classical": (76.0, 78.0, None)}  # classical diverges at 0.01, selects 0.003
+    for model, scores in tuning.items():
+        for preset, score in zip(tuning_presets("tune").values(), scores):
+            status = RunStatus.DIVERGED if score is None else RunStatus.COMPLETE
+            write(tmp_path, run(model, 0, score or 10.0, status=status), preset)
+    summary = summarise(paper_rate)
+    waiting = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path)
+    assert (waiting.verdict, waiting.measured, waiting.interval) == (Verdict.MISSING.value, "", "")
+    for record in seeds("classical", [77.6, 77.0]):
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    claim = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path)
+    assert claim.statement == "CIFAR-10: quantum above classical, each at the learning rate its tuning selected"
+    assert claim.measured == "final test 76.20 vs 77.30 (5 vs 2 seeds; lr 0.01 vs 0.003)"
+    assert claim.interval.startswith("test difference -1.10 [")
+    assert claim.verdict == Verdict.UNRESOLVED.value  # two classical seeds: Welch's interval is wide
+    for record in seeds("classical", [77.6, 77.0, 77.3, 77.5, 77.1]):
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    assert tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path).verdict == Verdict.FAILS.value
 
 
 def test_a_block_that_diverged_at_the_papers_rate_is_compared_at_its_selected_rate(tmp_path):
