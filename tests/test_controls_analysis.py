@@ -184,6 +184,24 @@ def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_cha
     assert "the quantum layer: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "the paper's gap: not measured under tuning yet (the tuning runs are not all recorded)." in sentence
     assert "circuit constraints: changes under tuning, from holds at the paper's rate to not resolved" in sentence
+    assert "at the selected rates 0.01 / 0.003 with 5 / 3 seeds (-0.10 [" in sentence
+    assert (constraints["seeds"], gap["seeds"]) == ("5 / 3", "5 / 0")
+
+
+def test_a_verdict_that_survives_tuning_is_said_to_be_unchanged(tmp_path):
+    paper_rate = [*QUANTUM_RUNS, *seeds("normalised-quadratic", [74.0, 74.2, 73.8])]
+    for record in paper_rate:
+        write(tmp_path, record, "full")
+    for model, scores in {QUANTUM: (70.0, 75.0, 77.0), "normalised-quadratic": (72.0, 78.0, 75.0)}.items():
+        for preset, score in zip(tuning_presets("tune").values(), scores):
+            write(tmp_path, run(model, 0, score), preset)
+    for record in seeds("normalised-quadratic", [74.5, 74.9, 74.7]):  # better at its own rate, still behind
+        write(tmp_path, record, tuning_presets("full")[0.003])
+    table = tuned_ingredient_table(summarise(paper_rate), tmp_path)
+    assert table.loc["circuit constraints", "changed"] == "no"
+    assert "circuit constraints: unchanged under tuning (holds; at the selected rates 0.01 / 0.003 with 5 / 3 seeds, +1.50 [" in (
+        tuned_verdict(table)
+    )
 
 
 def test_the_papers_gap_under_tuning_is_a_claims_row_of_its_own(tmp_path):
@@ -234,7 +252,8 @@ def test_a_block_that_diverged_at_the_papers_rate_is_compared_at_its_selected_ra
     assert tuned_verdict(tuned_ingredient_table(summary, tmp_path)).startswith("the paper's gap: not measured")
     assert (
         "the quantum layer: not measurable at the paper's rate (linear diverged at this learning rate); at the "
-        "selected rates 0.01 / 0.003, does not hold (-1.00 [" in tuned_verdict(tuned_ingredient_table(summary, tmp_path))
+        "selected rates 0.01 / 0.003 with 5 / 3 seeds, does not hold (-1.00 ["
+        in tuned_verdict(tuned_ingredient_table(summary, tmp_path))
     )
 
 

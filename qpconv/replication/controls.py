@@ -500,7 +500,8 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
 
     Returns:
         Indexed by ``ingredient`` (:data:`TUNED_INGREDIENTS`); columns ``at lr 0.01`` and
-        ``verdict at lr 0.01`` (as in :func:`ingredient_table`), ``selected lrs``, ``at the
+        ``verdict at lr 0.01`` (as in :func:`ingredient_table`), ``selected lrs``, ``seeds`` (the
+        full runs at the selected rates that trained, ``"with / without"``), ``at the
         selected lrs`` (Welch difference of the full runs at each block's selected rate) and
         its ``verdict``, and ``changed`` (``yes``/``no``; empty while a side is not measured;
         ``yes`` where a block diverged at the paper's rate and the comparison is measured only
@@ -519,6 +520,7 @@ def tuned_ingredient_table(summary: pd.DataFrame, results_dir: str | os.PathLike
             else _unmeasured_text(summary, ingredient),
             "verdict at lr 0.01": paper.value,
             "selected lrs": " / ".join(f"{b.selected:g}" if b.selected is not None else "?" for b in (with_it, without_it)),
+            "seeds": f"{len(with_it.test)} / {len(without_it.test)}",
         }
         tuned = Verdict.MISSING
         row["at the selected lrs"] = ""
@@ -549,18 +551,19 @@ def tuned_verdict(table: pd.DataFrame) -> str:
         elif row["changed"] == "no":
             sentences.append(
                 f"{name}: unchanged under tuning ({row['verdict at the selected lrs']}; at the selected rates "
-                f"{row['selected lrs']}, {row['at the selected lrs']})."
+                f"{row['selected lrs']} with {row['seeds']} seeds, {row['at the selected lrs']})."
             )
         elif row["verdict at lr 0.01"] == Verdict.MISSING.value:
             sentences.append(
                 f"{name}: not measurable at the paper's rate ({row['at lr 0.01']}); at the selected rates "
-                f"{row['selected lrs']}, {row['verdict at the selected lrs']} ({row['at the selected lrs']})."
+                f"{row['selected lrs']} with {row['seeds']} seeds, {row['verdict at the selected lrs']} "
+                f"({row['at the selected lrs']})."
             )
         else:
             sentences.append(
                 f"{name}: changes under tuning, from {row['verdict at lr 0.01']} at the paper's rate to "
-                f"{row['verdict at the selected lrs']} at the selected rates {row['selected lrs']} "
-                f"({row['at the selected lrs']})."
+                f"{row['verdict at the selected lrs']} at the selected rates {row['selected lrs']} with {row['seeds']} "
+                f"seeds ({row['at the selected lrs']})."
             )
     return " ".join(sentences)
 
