@@ -33,15 +33,15 @@ class PlannedState(str, Enum):
     """Where a planned run stands in the results folder, as :func:`~qpconv.replication.experiments.run_experiment` sees it."""
 
     COMPLETE = "complete"
-    """Recorded to its last epoch: skipped."""
+    """Recorded to its last epoch, so skipped."""
     DIVERGED = "diverged"
-    """Recorded as diverged: skipped (``--restart`` trains it again)."""
+    """Recorded as diverged, so skipped (``--restart`` trains it again)."""
     PARTIAL = "partial"
-    """Some epochs recorded: resumes from its checkpoint."""
+    """Some epochs recorded; resumes from its checkpoint."""
     NEW = "new"
-    """Nothing recorded: trains from its first epoch."""
+    """Nothing recorded yet; trains from its first epoch."""
     DAMAGED = "damaged"
-    """Its recorded files cannot be read: resumes from its checkpoint, or retrains."""
+    """Its recorded files cannot be read; resumes from its checkpoint, or retrains."""
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,14 @@ class PlannedRun:
 
     @property
     def epochs_left(self) -> int:
-        """Epochs this run still trains: none for complete and diverged runs."""
+        """Epochs this run still trains (none for complete and diverged runs)."""
         if self.state in (PlannedState.COMPLETE, PlannedState.DIVERGED):
             return 0
         return self.run.preset.recipe.epochs - self.epochs_done
 
     @property
     def hours_left(self) -> float | None:
-        """Estimated wall hours still needed: 0 with no epochs left, ``None`` when there is no pace to estimate from."""
+        """Estimated wall hours still needed (0 with no epochs left, ``None`` with no pace to estimate from)."""
         if self.epochs_left == 0:
             return 0.0
         return None if self.seconds_per_epoch is None else self.epochs_left * self.seconds_per_epoch / 3600
