@@ -5,7 +5,6 @@ Book: "What makes it work?". Synthetic runs whose answers are known.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -117,10 +116,6 @@ def test_seconds_per_epoch_average_over_epochs_and_skip_diverged_runs():
 
 
 def write(results: Path, record: RunRecord, preset: str) -> None:
-    if record.diverged:  # a diverged run on disk says where and why
-        record = dataclasses.replace(
-            record, outcome=dataclasses.replace(record.outcome, divergence={"epoch": 2, "reason": "test"})
-        )
     storage = (
         "fig6_7" if record.config.model in ("classical", QUANTUM) else "controls"
     )  # runs are stored once, first where they appear

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .datasets import get_dataset_spec
 from .experiments import DEFAULT_RESULTS_DIR, Preset, RunSpec, plan_runs
-from .results import DamagedRunError, read_run, recorded_seeds
+from .results import DamagedRunError, read_run, recorded_seeds, run_path
 
 __all__ = ["PlannedRun", "PlannedState", "describe_plan", "plan_sweep", "training_images"]
 
@@ -84,16 +84,16 @@ def training_images(run: RunSpec) -> int:
     return get_dataset_spec(run.dataset).train_images - (preset.validation_size or 0)
 
 
-def _seconds_per_training_image(results_dir: Path, run: RunSpec) -> float | None:
-    """Median recorded wall seconds per training image of ``run``'s model, over its storage experiment's presets."""
+def _seconds_per_training_image(results_dir: Path, experiment: str, model: str, dataset: str) -> float | None:
+    """Median recorded wall seconds per training image of ``model`` (stored under ``experiment``), over every preset."""
     paces = []
-    for preset_folder in sorted(p for p in (results_dir / run.experiment).glob("*") if p.is_dir()):
-        for seed in recorded_seeds(results_dir, run.experiment, preset_folder.name, run.variant.name):
+    for preset_folder in sorted(p for p in (results_dir / experiment).glob("*") if p.is_dir()):
+        for seed in recorded_seeds(results_dir, experiment, preset_folder.name, model):
             try:
-                record = read_run(preset_folder / run.variant.name / f"seed{seed}")
+                record = read_run(run_path(results_dir, experiment, preset_folder.name, model, seed))
             except DamagedRunError:
                 continue  # the run's own state reports it; a damaged neighbour just gives no pace
-            if record is not None and not record.diverged and record.config.dataset == run.dataset:
+            if record is not None and not record.diverged and record.config.dataset == dataset:
                 paces += [row["seconds"] / record.config.train_size for row in record.metrics]
     return statistics.median(paces) if paces else None
 
@@ -134,10 +134,14 @@ def plan_sweep(
         ValueError: as :func:`~qpconv.replication.experiments.plan_runs`.
     """
     results_dir = Path(results_dir)
+    paces: dict[tuple[str, str, str], float | None] = {}  # one reading of a model's recorded runs for all its seeds
     planned = []
     for run in plan_runs(experiment, preset, seeds, models):
         state, done = _state(results_dir, run)
-        pace = _seconds_per_training_image(results_dir, run)
+        key = (run.experiment, run.variant.name, run.dataset)
+        if key not in paces:
+            paces[key] = _seconds_per_training_image(results_dir, *key)
+        pace = paces[key]
         planned.append(PlannedRun(run, state, done, None if pace is None else pace * training_images(run)))
     return planned
 
