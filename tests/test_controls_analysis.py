@@ -90,7 +90,9 @@ def test_ingredient_verdicts_follow_the_welch_rule(control, expected):
         Verdict.HOLDS: "beats",
         Verdict.UNRESOLVED: "cannot be told apart, with these seeds, from",
     }[expected]
-    assert plain_verdict(summary).startswith(f"The quantum block {words} the classical block of the same form")
+    assert plain_verdict(summary).startswith(
+        f"At the paper's learning rate, the quantum block {words} the classical block of the same form"
+    )
 
 
 def test_an_ingredient_without_runs_is_not_measured_and_said_so():
@@ -181,6 +183,17 @@ def test_tuned_verdicts_compare_each_block_at_its_selected_rate_and_say_what_cha
     assert "circuit constraints: changes under tuning, from holds at the paper's rate to not resolved" in sentence
     assert "at the selected rates 0.01 / 0.003 with 5 / 3 seeds (-0.10 [" in sentence
     assert (constraints["seeds"], gap["seeds"]) == ("5 / 3", "5 / 0")
+    verdict = plain_verdict(summarise(paper_rate), table)
+    assert verdict.startswith("At the paper's learning rate, the quantum block beats the classical block of the same form")
+    assert (
+        "With each block at the learning rate its tuning selected (0.01 / 0.003), the quantum block cannot be told "
+        "apart, with these seeds, from it: -0.10 [" in verdict
+    )
+    assert "Under the same tuning budget (" not in verdict  # the paper's gap is not measured under tuning yet
+    assert (
+        "So the recorded runs do not credit the circuit: under the same tuning budget, the quantum block cannot be "
+        "told apart from a classical layer of its form with these seeds." in verdict
+    )
 
 
 def test_a_verdict_that_survives_tuning_is_said_to_be_unchanged(tmp_path):
@@ -194,6 +207,10 @@ def test_a_verdict_that_survives_tuning_is_said_to_be_unchanged(tmp_path):
         write(tmp_path, record, tuning_presets("full")[0.003])
     table = tuned_ingredient_table(summarise(paper_rate), tmp_path)
     assert table.loc["circuit constraints", "changed"] == "no"
+    assert (
+        "So the recorded runs credit the circuit: under the same tuning budget, the quantum block beats a classical "
+        "layer of its form." in plain_verdict(summarise(paper_rate), table)
+    )
     assert "circuit constraints: unchanged under tuning (holds; at the selected rates 0.01 / 0.003 with 5 / 3 seeds, +1.50 [" in (
         tuned_verdict(table)
     )
@@ -221,6 +238,13 @@ def test_the_papers_gap_under_tuning_is_a_claims_row_of_its_own(tmp_path):
     for record in seeds("classical", [77.6, 77.0, 77.3, 77.5, 77.1]):
         write(tmp_path, record, tuning_presets("full")[0.003])
     assert tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path).verdict == Verdict.FAILS.value
+    verdict = plain_verdict(summary, tuned_ingredient_table(summary, tmp_path))
+    assert (
+        "Under the same tuning budget (0.01 / 0.003), the quantum block is beaten by the paper's classical block: -1.1" in verdict
+    )
+    assert "; the paper's gap does not survive giving the classical block its own learning rate." in verdict
+    assert verdict.startswith("Whether the quantum block beats a classical block of the same form")  # no such runs
+    assert "credit the circuit" not in verdict
 
 
 def test_a_block_that_diverged_at_the_papers_rate_is_compared_at_its_selected_rate(tmp_path):
@@ -281,3 +305,13 @@ def test_the_block_figure_keeps_a_row_for_every_block():
     assert labels[0] == f"{QUANTUM} (n = 5)"
     assert "linear (1 diverged)" in labels and "none (not recorded)" in labels and "classical (n = 1)" in labels
     assert len(labels) == len(order)
+
+
+def test_the_verdict_says_when_it_rests_on_the_papers_rate_alone(tmp_path):
+    summary = summarise([*QUANTUM_RUNS, *seeds(SAME_FORM.without_it, [70.0, 70.5, 69.8])])
+    verdict = plain_verdict(summary, tuned_ingredient_table(summary, tmp_path))  # no tuning runs recorded
+    assert "With each block at the learning rate its tuning selected, that is not measured yet." in verdict
+    assert (
+        "So the recorded runs credit the circuit: at the paper's learning rate (not yet measured under tuning), "
+        "the quantum block beats a classical layer of its form." in verdict
+    )
