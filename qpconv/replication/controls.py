@@ -344,8 +344,7 @@ def _tuned_gap_sentence(tuned: pd.DataFrame) -> list[str]:
     verdict = Verdict(row["verdict at the selected lrs"])
     sentence = (
         f"Under the same tuning budget ({row['selected lrs']}), the quantum block {_OUTCOME[verdict]} the paper's "
-        f"classical block: "
-        f"{row['at the selected lrs']}"
+        f"classical block: {row['at the selected lrs']}"
     )
     if row["verdict at lr 0.01"] == Verdict.HOLDS.value and verdict is not Verdict.HOLDS:
         sentence += "; the paper's gap does not survive giving the classical block its own learning rate"
@@ -354,22 +353,20 @@ def _tuned_gap_sentence(tuned: pd.DataFrame) -> list[str]:
 
 def _circuit_sentence(summary: pd.DataFrame, tuned: pd.DataFrame) -> list[str]:
     verdict = Verdict(same_form_claim(summary, tuned).verdict)
+    if verdict is Verdict.MISSING:
+        return []
     where = (
         "under the same tuning budget"
         if tuned.loc[SAME_FORM.name, "changed"]
         else "at the paper's learning rate (not yet measured under tuning)"
     )
-    return {
-        Verdict.HOLDS: [
-            f"So the recorded runs credit the circuit: {where}, the quantum block beats a classical layer of its form."
-        ],
-        Verdict.FAILS: [f"So the recorded runs do not credit the circuit: {where}, a classical layer of its form is better."],
-        Verdict.UNRESOLVED: [
-            f"So the recorded runs do not credit the circuit: {where}, the quantum block cannot be told apart "
-            "from a classical layer of its form with these seeds."
-        ],
-        Verdict.MISSING: [],
+    conclusion = {
+        Verdict.HOLDS: "the quantum block beats a classical layer of its form",
+        Verdict.FAILS: "a classical layer of its form is better",
+        Verdict.UNRESOLVED: "the quantum block cannot be told apart from a classical layer of its form with these seeds",
     }[verdict]
+    credit = "credit" if verdict is Verdict.HOLDS else "do not credit"
+    return [f"So the recorded runs {credit} the circuit: {where}, {conclusion}."]
 
 
 def plain_verdict(summary: pd.DataFrame, tuned: pd.DataFrame | None = None) -> str:
