@@ -8,8 +8,8 @@ import pytest
 from synthetic_runs import synthetic_run, write_synthetic_run
 
 from qpconv.cli import main
-from qpconv.replication.planning import PlannedState, describe_plan, plan_sweep
-from qpconv.replication.results import RunStatus
+from qpconv.replication.planning import describe_plan, plan_sweep
+from qpconv.replication.results import RunState, RunStatus
 
 
 def _epochs(*seconds: float) -> list[dict[str, float]]:
@@ -41,11 +41,11 @@ def test_every_planned_run_gets_its_state_and_the_hours_left_at_the_recorded_pac
     plan = {(item.run.variant.name, item.run.seed): item for item in plan_sweep("fig6_7", "full", results_dir=results)}
     assert len(plan) == 2 * 3  # quantum-L3 and classical, seeds 0 1 2 (fig6_7 runs no extra seeds)
     states = {key: (item.state, item.epochs_done, item.epochs_left) for key, item in plan.items()}
-    assert states[("quantum-L3", 0)] == (PlannedState.COMPLETE, 2, 0)
-    assert states[("quantum-L3", 1)] == (PlannedState.PARTIAL, 1, 19)
-    assert states[("quantum-L3", 2)] == (PlannedState.NEW, 0, 20)
-    assert states[("classical", 0)] == (PlannedState.DIVERGED, 1, 0)
-    assert states[("classical", 1)] == (PlannedState.DAMAGED, 0, 20)
+    assert states[("quantum-L3", 0)] == (RunState.COMPLETE, 2, 0)
+    assert states[("quantum-L3", 1)] == (RunState.PARTIAL, 1, 19)
+    assert states[("quantum-L3", 2)] == (RunState.NEW, 0, 20)
+    assert states[("classical", 0)] == (RunState.DIVERGED, 1, 0)
+    assert states[("classical", 1)] == (RunState.DAMAGED, 0, 20)
     assert plan[("quantum-L3", 1)].seconds_per_epoch == pytest.approx(0.25 * 50_000)  # the full preset trains on 50,000
     assert plan[("quantum-L3", 1)].hours_left == pytest.approx(19 * 0.25 * 50_000 / 3600)
     assert plan[("quantum-L3", 0)].hours_left == 0.0
@@ -54,7 +54,7 @@ def test_every_planned_run_gets_its_state_and_the_hours_left_at_the_recorded_pac
 
 def test_a_tuning_plan_estimates_its_45000_training_images(results):
     (item,) = plan_sweep("fig6_7", "tune", models=["quantum-L3"], results_dir=results)
-    assert (item.state, item.seconds_per_epoch) == (PlannedState.PARTIAL, pytest.approx(0.25 * 45_000))
+    assert (item.state, item.seconds_per_epoch) == (RunState.PARTIAL, pytest.approx(0.25 * 45_000))
 
 
 def test_the_description_ends_with_the_totals_and_names_the_models_without_a_pace(results):

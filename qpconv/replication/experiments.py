@@ -57,8 +57,10 @@ from .results import (
     RunConfig,
     RunOutcome,
     RunRecord,
+    RunState,
     RunStatus,
     describe_device,
+    inspect_run,
     library_versions,
     read_model,
     read_run,
@@ -595,15 +597,13 @@ def run_experiment(
     to_train = []
     for run in runs:
         folder = run.results_dir(results_dir)
-        try:
-            record = read_run(folder)
-        except DamagedRunError as error:
-            log(f"{run}: {error}; treated as incomplete")
-            record = None
-        if record is not None and record.completed:
+        found = inspect_run(folder)
+        if found.damage is not None:
+            log(f"{run}: {found.damage}; treated as incomplete")
+        if found.state is RunState.COMPLETE:
             reports[run] = RunReport(run, folder, ReportKind.SKIPPED, f"{run}: complete, skipped")
-        elif record is not None and record.diverged and not restart:
-            divergence = record.outcome.divergence or {}
+        elif found.state is RunState.DIVERGED and not restart:
+            divergence = (found.record.outcome.divergence if found.record else None) or {}
             where = f"epoch {divergence.get('epoch')} ({divergence.get('reason')})"
             message = f"{run}: diverged in {where}, skipped; --restart trains it again"
             reports[run] = RunReport(run, folder, ReportKind.DIVERGED, message)

@@ -19,29 +19,13 @@ import os
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from .datasets import get_dataset_spec
 from .experiments import DEFAULT_RESULTS_DIR, Preset, RunSpec, plan_runs
-from .results import DamagedRunError, read_run, recorded_seeds, run_path
+from .results import DamagedRunError, RunState, inspect_run, read_run, recorded_seeds, run_path
 
-__all__ = ["PlannedRun", "PlannedState", "describe_plan", "plan_sweep", "training_images"]
-
-
-class PlannedState(str, Enum):
-    """Where a planned run stands in the results folder, as :func:`~qpconv.replication.experiments.run_experiment` sees it."""
-
-    COMPLETE = "complete"
-    """Recorded to its last epoch, so skipped."""
-    DIVERGED = "diverged"
-    """Recorded as diverged, so skipped (``--restart`` trains it again)."""
-    PARTIAL = "partial"
-    """Some epochs recorded; resumes from its checkpoint."""
-    NEW = "new"
-    """Nothing recorded yet; trains from its first epoch."""
-    DAMAGED = "damaged"
-    """Its recorded files cannot be read; resumes from its checkpoint, or retrains."""
+__all__ = ["PlannedRun", "describe_plan", "plan_sweep", "training_images"]
 
 
 @dataclass(frozen=True)
@@ -50,21 +34,21 @@ class PlannedRun:
 
     Attributes:
         run: the run.
-        state: where it stands.
+        state: where it stands in the results folder (:func:`~qpconv.replication.results.inspect_run`).
         epochs_done: epochs recorded (0 for new and damaged runs).
         seconds_per_epoch: estimated wall seconds of one of its epochs, ``None`` when no run of its
             model and dataset is recorded to estimate from.
     """
 
     run: RunSpec
-    state: PlannedState
+    state: RunState
     epochs_done: int
     seconds_per_epoch: float | None
 
     @property
     def epochs_left(self) -> int:
         """Epochs this run still trains (none for complete and diverged runs)."""
-        if self.state in (PlannedState.COMPLETE, PlannedState.DIVERGED):
+        if self.state in (RunState.COMPLETE, RunState.DIVERGED):
             return 0
         return self.run.preset.recipe.epochs - self.epochs_done
 
@@ -98,20 +82,6 @@ def _seconds_per_training_image(results_dir: Path, experiment: str, model: str, 
     return statistics.median(paces) if paces else None
 
 
-def _state(results_dir: Path, run: RunSpec) -> tuple[PlannedState, int]:
-    try:
-        record = read_run(run.results_dir(results_dir))
-    except DamagedRunError:
-        return PlannedState.DAMAGED, 0
-    if record is None or not record.metrics:
-        return PlannedState.NEW, 0
-    if record.completed:
-        return PlannedState.COMPLETE, len(record.metrics)
-    if record.diverged:
-        return PlannedState.DIVERGED, len(record.metrics)
-    return PlannedState.PARTIAL, len(record.metrics)
-
-
 def plan_sweep(
     experiment: str,
     preset: str | Preset,
@@ -137,12 +107,12 @@ def plan_sweep(
     paces: dict[tuple[str, str, str], float | None] = {}  # one reading of a model's recorded runs for all its seeds
     planned = []
     for run in plan_runs(experiment, preset, seeds, models):
-        state, done = _state(results_dir, run)
+        found = inspect_run(run.results_dir(results_dir))
         key = (run.experiment, run.variant.name, run.dataset)
         if key not in paces:
             paces[key] = _seconds_per_training_image(results_dir, *key)
         pace = paces[key]
-        planned.append(PlannedRun(run, state, done, None if pace is None else pace * training_images(run)))
+        planned.append(PlannedRun(run, found.state, found.epochs_done, None if pace is None else pace * training_images(run)))
     return planned
 
 

@@ -21,7 +21,9 @@ the checkpoint's tag) followed by :class:`RunOutcome` (status, epochs completed,
 versions, device, wall time). Runs recorded before the recipe was stored as such keep
 their flat keys (``"optimizer": "Adam"``, ``"completed": true``, ...) and are read
 unchanged. :func:`read_run` validates both files and raises :class:`DamagedRunError`,
-naming the file and the reason, for anything it cannot trust.
+naming the file and the reason, for anything it cannot trust. :func:`inspect_run` says where
+a run's folder stands (:class:`RunState`), the one reading that ``qpconv run`` acts on and
+``qpconv run --dry-run`` prints.
 """
 
 from __future__ import annotations
@@ -50,11 +52,14 @@ __all__ = [
     "METRIC_FIELDS",
     "MODEL_FILE",
     "DamagedRunError",
+    "InspectedRun",
     "RunConfig",
     "RunOutcome",
     "RunRecord",
+    "RunState",
     "RunStatus",
     "describe_device",
+    "inspect_run",
     "library_versions",
     "metrics_table",
     "read_model",
@@ -379,6 +384,54 @@ def read_run(run_dir: str | os.PathLike) -> RunRecord | None:
             config_file, f"says complete after {outcome.epochs_completed} of the recipe's {config.recipe.epochs} epochs"
         )
     return RunRecord(run_dir, config, outcome, metrics)
+
+
+class RunState(str, Enum):
+    """Where a run's results folder stands, and what ``qpconv run`` does with it (:func:`inspect_run`)."""
+
+    NEW = "new"
+    """Nothing recorded yet; trains from its first epoch."""
+    PARTIAL = "partial"
+    """Some epochs recorded, more to train; resumes from its checkpoint."""
+    COMPLETE = "complete"
+    """Recorded to its last epoch; skipped."""
+    DIVERGED = "diverged"
+    """Recorded as diverged; skipped (``--restart`` trains it again)."""
+    DAMAGED = "damaged"
+    """Its recorded files cannot be read; resumes from its checkpoint, or retrains."""
+
+
+@dataclass(frozen=True)
+class InspectedRun:
+    """A run's folder as :func:`inspect_run` found it.
+
+    Attributes:
+        state: where it stands.
+        record: what :func:`read_run` read (``None`` when nothing is recorded or it is damaged).
+        damage: why it cannot be read (``None`` unless ``state`` is :attr:`RunState.DAMAGED`).
+    """
+
+    state: RunState
+    record: RunRecord | None
+    damage: DamagedRunError | None = None
+
+    @property
+    def epochs_done(self) -> int:
+        """Epochs recorded (0 for new and damaged runs)."""
+        return 0 if self.record is None else len(self.record.metrics)
+
+
+def inspect_run(run_dir: str | os.PathLike) -> InspectedRun:
+    """Read ``run_dir`` with :func:`read_run` and say where the run stands; a damaged run is reported, never raised."""
+    try:
+        record = read_run(run_dir)
+    except DamagedRunError as error:
+        return InspectedRun(RunState.DAMAGED, None, error)
+    if record is None or not record.metrics:
+        return InspectedRun(RunState.NEW, record)
+    if record.completed:
+        return InspectedRun(RunState.COMPLETE, record)
+    return InspectedRun(RunState.DIVERGED if record.diverged else RunState.PARTIAL, record)
 
 
 def _read_metrics(metrics_file: Path) -> list[dict[str, float]]:
