@@ -226,18 +226,18 @@ def test_the_papers_gap_under_tuning_is_a_claims_row_of_its_own(tmp_path):
             status = RunStatus.DIVERGED if score is None else RunStatus.COMPLETE
             write(tmp_path, run(model, 0, score or 10.0, status=status), preset)
     summary = summarise(paper_rate)
-    waiting = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path)
+    waiting = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path))
     assert (waiting.verdict, waiting.measured, waiting.interval) == (Verdict.MISSING.value, "", "")
     for record in seeds("classical", [77.6, 77.0]):
         write(tmp_path, record, tuning_presets("full")[0.003])
-    claim = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path)
+    claim = tuned_gap_claim(tuned_ingredient_table(summary, tmp_path))
     assert claim.statement == "CIFAR-10: quantum above classical, each at the learning rate its tuning selected"
-    assert claim.measured == "final test 76.20 vs 77.30 (5 vs 2 seeds; lr 0.01 vs 0.003)"
+    assert claim.measured == "final test 76.20 / 77.30 (5 / 2 seeds; lr 0.01 / 0.003)"
     assert claim.interval.startswith("test difference -1.10 [")
     assert claim.verdict == Verdict.UNRESOLVED.value  # two classical seeds: Welch's interval is wide
     for record in seeds("classical", [77.6, 77.0, 77.3, 77.5, 77.1]):
         write(tmp_path, record, tuning_presets("full")[0.003])
-    assert tuned_gap_claim(tuned_ingredient_table(summary, tmp_path), tmp_path).verdict == Verdict.FAILS.value
+    assert tuned_gap_claim(tuned_ingredient_table(summary, tmp_path)).verdict == Verdict.FAILS.value
     verdict = plain_verdict(summary, tuned_ingredient_table(summary, tmp_path))
     assert (
         "Under the same tuning budget (0.01 / 0.003), the quantum block is beaten by the paper's classical block: -1.1" in verdict
