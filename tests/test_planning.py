@@ -9,7 +9,7 @@ from synthetic_runs import synthetic_run, write_synthetic_run
 
 from qpconv.cli import main
 from qpconv.replication.planning import describe_plan, plan_sweep
-from qpconv.replication.results import RunState, RunStatus
+from qpconv.replication.results import InspectedRun, RunState, RunStatus, inspect_run
 
 
 def _epochs(*seconds: float) -> list[dict[str, float]]:
@@ -92,3 +92,14 @@ def test_dry_run_refuses_bad_input_with_one_line(extra, message, tmp_path, capsy
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert re.search(message, err)
+
+
+def test_inspect_run_reads_a_folder_once_and_reports_damage_instead_of_raising(tmp_path):
+    assert inspect_run(tmp_path / "nothing") == InspectedRun(RunState.NEW, None)
+    started = write_synthetic_run(tmp_path, synthetic_run("quantum-L3", 0, [], epochs=20, status=RunStatus.RUNNING))
+    found = inspect_run(started)  # config.json written, no epoch finished yet
+    assert (found.state, found.epochs_done, found.damage) == (RunState.NEW, 0, None) and found.record is not None
+    (started / "metrics.csv").write_text("epoch,oops\n1,2\n")
+    damaged = inspect_run(started)
+    assert (damaged.state, damaged.record, damaged.epochs_done) == (RunState.DAMAGED, None, 0)
+    assert damaged.damage is not None and damaged.damage.path == started / "metrics.csv"
