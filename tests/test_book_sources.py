@@ -272,3 +272,14 @@ def test_the_typed_number_check_catches_what_it_should():
     assert TYPED_RESULT.findall("quantum 93.05 % and +0.64 points") == ["93.05 %", "0.64 points"]
     assert not TYPED_RESULT.findall(CONFIDENCE_LEVEL.sub("", "a 95 % interval, {glue:text}`x` %"))
     assert not TYPED_RESULT.findall(GLUE.sub("", "{glue:text}`quantum_final_test` %"))
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_headings_carry_no_number_of_their_own(notebook):
+    """The table of contents numbers every chapter's sections ("13.9."); a typed "9." would render as "13.9. 9."."""
+    for cell in load_notebook(notebook)["cells"]:
+        if cell["cell_type"] == "markdown":
+            numbered = re.findall(r"^#+ \d+[.)] .*$", cell_source(cell), re.M)
+            assert not numbered, f"{notebook.name}: heading with a typed number: {numbered[0]!r}"
+            typed = re.findall(r"\b[Ss]ections? \d+\b", cell_source(cell))
+            assert not typed, f"{notebook.name}: '{typed[0]}' names a section by a typed number; name it by its title"
