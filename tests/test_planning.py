@@ -99,6 +99,8 @@ def test_inspect_run_reads_a_folder_once_and_reports_damage_instead_of_raising(t
     started = write_synthetic_run(tmp_path, synthetic_run("quantum-L3", 0, [], epochs=20, status=RunStatus.RUNNING))
     found = inspect_run(started)  # config.json written, no epoch finished yet
     assert (found.state, found.epochs_done, found.damage) == (RunState.NEW, 0, None) and found.record is not None
+    first = synthetic_run("quantum-L3", 1, [], epochs=20, status=RunStatus.DIVERGED)  # non-finite loss in epoch 1
+    assert inspect_run(write_synthetic_run(tmp_path, first)).state is RunState.DIVERGED  # skipped, not retrained
     (started / "metrics.csv").write_text("epoch,oops\n1,2\n")
     damaged = inspect_run(started)
     assert (damaged.state, damaged.record, damaged.epochs_done) == (RunState.DAMAGED, None, 0)

@@ -427,11 +427,11 @@ def inspect_run(run_dir: str | os.PathLike) -> InspectedRun:
         record = read_run(run_dir)
     except DamagedRunError as error:
         return InspectedRun(RunState.DAMAGED, None, error)
-    if record is None or not record.metrics:
-        return InspectedRun(RunState.NEW, record)
-    if record.completed:
+    if record is not None and record.completed:
         return InspectedRun(RunState.COMPLETE, record)
-    return InspectedRun(RunState.DIVERGED if record.diverged else RunState.PARTIAL, record)
+    if record is not None and record.diverged:  # in its first epoch, a diverged run records no epoch row
+        return InspectedRun(RunState.DIVERGED, record)
+    return InspectedRun(RunState.PARTIAL if record is not None and record.metrics else RunState.NEW, record)
 
 
 def _read_metrics(metrics_file: Path) -> list[dict[str, float]]:
