@@ -349,8 +349,7 @@ def _list(args: argparse.Namespace, wing: Any) -> int:
                 config, found = run.config, True
                 last = f"test_acc {run.metrics[-1]['test_acc']:.4f}" if run.metrics else "no epoch yet"
                 shared = "" if config.experiment == name else f"  (stored under {config.experiment})"
-                divergence = run.outcome.divergence
-                why = f"  (epoch {divergence['epoch']}: {divergence['reason']})" if divergence else ""
+                why = f"  ({run.outcome.divergence})" if run.outcome.divergence else ""
                 print(
                     f"  {name:<8} {preset_name:<6} {config.model:<12} seed{config.seed:<3} {run.outcome.status.value:<8} "
                     f"{len(run.metrics)}/{config.recipe.epochs} epochs  {last}{shared}{why}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qpconv.replication.recipe import TrainingRecipe
-from qpconv.replication.results import RunConfig, RunOutcome, RunRecord, RunStatus, run_path, write_run
+from qpconv.replication.results import Divergence, RunConfig, RunOutcome, RunRecord, RunStatus, run_path, write_run
 
 
 def synthetic_run(
@@ -43,7 +43,7 @@ def synthetic_run(
         parameters={"total": parameters, "quantum": 10 if kind == "quantum" else 0, "classical": parameters - 10},
         recipe=TrainingRecipe(epochs=epochs or max(1, len(metrics))),
     )
-    divergence = {"epoch": len(metrics), "reason": "at chance"} if status is RunStatus.DIVERGED else None
+    divergence = Divergence(len(metrics), "at chance") if status is RunStatus.DIVERGED else None
     outcome = RunOutcome(status, len(metrics), sum(row["seconds"] for row in metrics), device, {"qpconv": "test"}, divergence)
     return RunRecord(Path("synthetic") / model / f"seed{seed}", config, outcome, metrics)
 

@@ -9,7 +9,7 @@ from synthetic_runs import synthetic_run, write_synthetic_run
 
 from qpconv.cli import main
 from qpconv.replication.planning import describe_plan, plan_sweep
-from qpconv.replication.results import InspectedRun, RunState, RunStatus, inspect_run
+from qpconv.replication.results import Divergence, InspectedRun, RunState, RunStatus, inspect_run
 
 
 def _epochs(*seconds: float) -> list[dict[str, float]]:
@@ -100,7 +100,9 @@ def test_inspect_run_reads_a_folder_once_and_reports_damage_instead_of_raising(t
     found = inspect_run(started)  # config.json written, no epoch finished yet
     assert (found.state, found.epochs_done, found.damage) == (RunState.NEW, 0, None) and found.record is not None
     first = synthetic_run("quantum-L3", 1, [], epochs=20, status=RunStatus.DIVERGED)  # non-finite loss in epoch 1
-    assert inspect_run(write_synthetic_run(tmp_path, first)).state is RunState.DIVERGED  # skipped, not retrained
+    diverged = inspect_run(write_synthetic_run(tmp_path, first))
+    assert (diverged.state, diverged.divergence) == (RunState.DIVERGED, Divergence(0, "at chance"))  # skipped, not retrained
+    assert found.divergence is None
     (started / "metrics.csv").write_text("epoch,oops\n1,2\n")
     damaged = inspect_run(started)
     assert (damaged.state, damaged.record, damaged.epochs_done) == (RunState.DAMAGED, None, 0)

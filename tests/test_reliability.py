@@ -24,7 +24,7 @@ from qpconv.replication.locks import LOCK_FILE, run_lock
 from qpconv.replication.models import build_model
 from qpconv.replication.plotting import describe_runs, runs_frame
 from qpconv.replication.recipe import TrainingRecipe
-from qpconv.replication.results import DamagedRunError, read_run
+from qpconv.replication.results import DamagedRunError, Divergence, RunOutcome, read_run
 from qpconv.replication.training import CheckpointMismatchError, DamagedCheckpointError, TrainingDiverged, train
 
 TINY = ["--epochs", "1", "--train-size", "500", "--test-size", "200", "--seeds", "3"]
@@ -278,6 +278,22 @@ def test_the_recorded_memory_format_is_read_and_older_runs_read_as_contiguous(re
         read_run(run)
 
 
+@pytest.mark.parametrize(
+    "divergence", [None, {"epoch": 2}, {"epoch": "2", "reason": "loss nan"}], ids=["absent", "no-reason", "str-epoch"]
+)
+def test_a_diverged_run_must_say_where_and_why(recorded, tmp_path, divergence):
+    base = copy_tree(recorded, tmp_path / "copy")
+    run = base / "results" / "fig4_5" / TINY_PRESET / "quantum-L3" / "seed3"
+    config = json.loads((run / "config.json").read_text())
+    written = config | {"status": "diverged", "divergence": {"epoch": 2, "reason": "loss nan"}}
+    (run / "config.json").write_text(json.dumps(written))
+    assert read_run(run).outcome.divergence == Divergence(2, "loss nan")
+    assert RunOutcome.from_json(written).to_json()["divergence"] == {"epoch": 2, "reason": "loss nan"}  # round trip
+    (run / "config.json").write_text(json.dumps(written | {"divergence": divergence}))
+    with pytest.raises(DamagedRunError, match=r"a diverged run must say at which epoch and why"):
+        read_run(run)
+
+
 # ------------------------------------------------------------------------------------------- divergence
 
 
@@ -291,16 +307,20 @@ def test_a_huge_learning_rate_is_recorded_as_diverged_and_never_averaged_in(fash
     assert [run.outcome.status.value for run in runs] == ["diverged", "diverged"]
     for run in runs:
         divergence = run.outcome.divergence
-        assert divergence["epoch"] <= 3 and ("chance level" in divergence["reason"] or "non-finite" in divergence["reason"])
+        assert divergence is not None and divergence.epoch <= 3, divergence
+        assert "chance level" in divergence.reason or "non-finite" in divergence.reason
         assert json.loads((run.path / "config.json").read_text())["status"] == "diverged"
     summary = summarise(runs)
     assert summary["seeds"].tolist() == [0, 0] and summary["diverged"].tolist() == [1, 1]
     assert "diverged, not drawn: quantum-L3 seed 3, classical seed 3" in describe_runs(runs)
     # a second call skips them and still says so
     assert main(qpconv_run(tmp_path, fashion_mnist_root, *tiny)) == 1
-    assert "--restart trains it again" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for run in runs:
+        assert f"diverged in {run.outcome.divergence}, skipped; --restart trains it again" in out
     assert main(["list", "--results-dir", str(tmp_path / "results")]) == 0
-    assert "diverged" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert all(f"({run.outcome.divergence})" in out for run in runs), out
 
 
 @pytest.mark.parametrize(

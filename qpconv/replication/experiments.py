@@ -54,6 +54,7 @@ from .recipe import TrainingRecipe
 from .results import (
     MODEL_FILE,
     DamagedRunError,
+    Divergence,
     RunConfig,
     RunOutcome,
     RunRecord,
@@ -499,7 +500,7 @@ def _execute(
     device_name, versions = describe_device(device), library_versions()
     memory_format = torch.channels_last  # faster on CPUs, equal up to rounding (qpconv.replication.training)
 
-    def save(metrics: list[dict[str, float]], divergence: dict[str, Any] | None = None) -> None:
+    def save(metrics: list[dict[str, float]], divergence: Divergence | None = None) -> None:
         if divergence is not None:
             status = RunStatus.DIVERGED
         else:
@@ -522,7 +523,7 @@ def _execute(
             memory_format=memory_format,
         )
     except TrainingDiverged as diverged:
-        save(diverged.metrics, {"epoch": diverged.epoch, "reason": diverged.reason})
+        save(diverged.metrics, Divergence(diverged.epoch, diverged.reason))
         raise
     if circuit_settings(model)["ansatz"] is not None:  # kept to study the trained circuits (under noise) later
         sink.write_model(model.state_dict())
@@ -603,9 +604,7 @@ def run_experiment(
         if found.state is RunState.COMPLETE:
             reports[run] = RunReport(run, folder, ReportKind.SKIPPED, f"{run}: complete, skipped")
         elif found.state is RunState.DIVERGED and not restart:
-            divergence = (found.record.outcome.divergence if found.record else None) or {}
-            where = f"epoch {divergence.get('epoch')} ({divergence.get('reason')})"
-            message = f"{run}: diverged in {where}, skipped; --restart trains it again"
+            message = f"{run}: diverged in {found.divergence}, skipped; --restart trains it again"
             reports[run] = RunReport(run, folder, ReportKind.DIVERGED, message)
         else:
             to_train.append(run)

@@ -35,7 +35,7 @@ import math
 import os
 import platform
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -164,6 +164,22 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class Divergence:
+    """Where and why a run diverged (``config.json``'s ``divergence``: ``{"epoch": e, "reason": "..."}``).
+
+    Attributes:
+        epoch: the epoch (from 1) in which training was stopped.
+        reason: what was seen, e.g. a non-finite loss or training accuracy at chance.
+    """
+
+    epoch: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"epoch {self.epoch}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """How a run went: the rest of ``config.json``.
 
@@ -173,7 +189,7 @@ class RunOutcome:
         wall_seconds: summed wall time of those epochs.
         device: the hardware it trained on (:func:`describe_device`).
         versions: library versions (:func:`library_versions`).
-        divergence: for a diverged run, ``{"epoch": e, "reason": "..."}``; else ``None``.
+        divergence: for a diverged run, where and why (:class:`Divergence`); else ``None``.
         memory_format: the layout it trained in (``memory_format`` of
             :func:`~qpconv.replication.training.train`), e.g. ``"torch.channels_last"``; runs
             recorded before the layout was recorded trained in ``"torch.contiguous_format"``.
@@ -184,13 +200,14 @@ class RunOutcome:
     wall_seconds: float
     device: str
     versions: dict[str, str]
-    divergence: dict[str, Any] | None = None
+    divergence: Divergence | None = None
     memory_format: str = str(torch.contiguous_format)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data (``status`` as its value)."""
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["status"] = self.status.value
+        data["divergence"] = None if self.divergence is None else asdict(self.divergence)
         return data
 
     @classmethod
@@ -211,8 +228,8 @@ class RunOutcome:
                 raise ValueError(f"missing key {name!r}")
             if not _has_type(data[name], kind):
                 raise ValueError(f"{name!r} is {data[name]!r}, expected {_type_names(kind)}")
-        divergence = data.get("divergence")
-        if status is RunStatus.DIVERGED and not (isinstance(divergence, dict) and {"epoch", "reason"} <= set(divergence)):
+        divergence = _read_divergence(data.get("divergence"))
+        if status is RunStatus.DIVERGED and divergence is None:
             raise ValueError("a diverged run must say at which epoch and why ('divergence': {'epoch', 'reason'})")
         memory_format = data.get("memory_format", str(torch.contiguous_format))
         if not isinstance(memory_format, str):
@@ -226,6 +243,13 @@ class RunOutcome:
             divergence,
             memory_format,
         )
+
+
+def _read_divergence(data: Any) -> Divergence | None:
+    """``config.json``'s ``divergence`` as a :class:`Divergence`; ``None`` when absent or not of that form."""
+    if not (isinstance(data, dict) and isinstance(data.get("epoch"), int) and isinstance(data.get("reason"), str)):
+        return None
+    return Divergence(data["epoch"], data["reason"])
 
 
 _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
@@ -419,6 +443,11 @@ class InspectedRun:
     def epochs_done(self) -> int:
         """Epochs recorded (0 for new and damaged runs)."""
         return 0 if self.record is None else len(self.record.metrics)
+
+    @property
+    def divergence(self) -> Divergence | None:
+        """Where and why the run diverged; ``None`` unless ``state`` is :attr:`RunState.DIVERGED`."""
+        return None if self.record is None else self.record.outcome.divergence
 
 
 def inspect_run(run_dir: str | os.PathLike) -> InspectedRun:
