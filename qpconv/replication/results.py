@@ -52,6 +52,7 @@ __all__ = [
     "METRIC_FIELDS",
     "MODEL_FILE",
     "DamagedRunError",
+    "Divergence",
     "InspectedRun",
     "RunConfig",
     "RunOutcome",
