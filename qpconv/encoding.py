@@ -23,6 +23,16 @@ import math
 
 import torch
 
+__all__ = [
+    "MAX_QUBITS",
+    "NonFiniteInputError",
+    "amplitude_encode",
+    "check_finite",
+    "check_qubit_count",
+    "qubits_for_channels",
+    "unit_max_rows",
+]
+
 MAX_QUBITS = 14
 """Largest register the package simulates exactly.
 

@@ -12,8 +12,12 @@ checked by ``test_book_rendered.py``.
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import os
+import pkgutil
 import re
+import types
 
 import pytest
 import yaml
@@ -79,6 +83,36 @@ def test_api_reference_generates_a_page_per_module_of_both_packages():
     # the packages' own generated pages only drive the recursion: core.md and replication.md show their docstrings
     excluded = {f"book/reference/{name}" for name in ("modules.rst", "core/qpconv.rst", "replication/qpconv.replication.rst")}
     assert excluded <= set(config["exclude_patterns"])
+
+
+def _public_definitions(module: types.ModuleType) -> set[str]:
+    """Classes and functions ``module`` defines (not imports) under a name without a leading underscore."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isclass(value) or inspect.isfunction(value))
+        and value.__module__ == module.__name__
+    }
+
+
+def test_every_module_lists_its_public_names_in_all():
+    """The reference pages document a module's ``__all__`` (the module template): a public class or
+    function left out of it is missing from the API pages, and every cross-reference to it fails
+    the ``-W`` book build at the end of CI. Here it fails in seconds, naming the module."""
+    import qpconv
+
+    missing = {}
+    for info in pkgutil.walk_packages(qpconv.__path__, "qpconv."):
+        if info.name == "qpconv.__main__":
+            continue
+        module = importlib.import_module(info.name)
+        public = _public_definitions(module)
+        if public and not hasattr(module, "__all__"):
+            missing[info.name] = "no __all__"
+        elif public - set(getattr(module, "__all__", ())):
+            missing[info.name] = sorted(public - set(module.__all__))
+    assert not missing, f"public but not in __all__ (add it, or name it with a leading underscore): {missing}"
 
 
 def test_every_notebook_is_a_chapter_of_the_toc():

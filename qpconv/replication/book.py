@@ -67,7 +67,7 @@ def toc_files(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
     return files
 
 
-def resolve(entry: str) -> Path:
+def _resolve(entry: str) -> Path:
     """The source file of a toc entry (the toc leaves the suffix out)."""
     for suffix in ("", ".ipynb", ".md"):
         path = ROOT / f"{entry}{suffix}"
@@ -76,7 +76,7 @@ def resolve(entry: str) -> Path:
     raise FileNotFoundError(f"_toc.yml names {entry!r} but no {entry}.ipynb or {entry}.md exists")
 
 
-def stage_sources(staging: Path) -> list[Path]:
+def _stage_sources(staging: Path) -> list[Path]:
     """Copy config, toc and prose into ``staging``; return the notebooks to execute."""
     staging.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
@@ -86,7 +86,7 @@ def stage_sources(staging: Path) -> list[Path]:
     shutil.copytree(ROOT / "book", staging / "book")
     notebooks = []
     for entry in toc_files(ROOT / "_toc.yml"):
-        source = resolve(entry)
+        source = _resolve(entry)
         if source.suffix == ".ipynb":
             notebooks.append(source)
         elif not source.is_relative_to(ROOT / "book"):
@@ -96,7 +96,7 @@ def stage_sources(staging: Path) -> list[Path]:
     return notebooks
 
 
-def execute(notebooks: list[Path], staging: Path, preset: str, timeout: int) -> tuple[dict[str, float], list[str]]:
+def _execute(notebooks: list[Path], staging: Path, preset: str, timeout: int) -> tuple[dict[str, float], list[str]]:
     """Run each notebook with papermill into ``staging``; return seconds per notebook and failures."""
     import papermill
 
@@ -123,13 +123,13 @@ def execute(notebooks: list[Path], staging: Path, preset: str, timeout: int) -> 
             failures.append(f"{rel}: {type(exc).__name__}: {str(exc).strip()[-2000:]}")
             print(f"[book] FAILED {rel}", flush=True)
         else:
-            hide_injected_parameters(target)
+            _hide_injected_parameters(target)
         timings[str(rel)] = round(time.perf_counter() - start, 1)
         print(f"[book] {rel}: {timings[str(rel)]:.1f} s", flush=True)
     return timings, failures
 
 
-def hide_injected_parameters(notebook: Path) -> None:
+def _hide_injected_parameters(notebook: Path) -> None:
     """Tag papermill's injected-parameters cell ``remove-cell``: readers see the notebook's own
     ``parameters`` cell once, not a second copy of it."""
     import nbformat
@@ -142,7 +142,7 @@ def hide_injected_parameters(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
-def jupyter_book_command() -> list[str]:
+def _jupyter_book_command() -> list[str]:
     script = Path(sys.executable).with_name("jupyter-book")
     if script.exists():
         return [str(script)]
@@ -183,11 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PRESET"] = args.preset
     staging = args.staging.resolve()
 
-    notebooks = stage_sources(staging)
+    notebooks = _stage_sources(staging)
     if args.only:
         notebooks = [nb for nb in notebooks if any(key in nb.name for key in args.only)]
     if not args.no_execute:
-        timings, failures = execute(notebooks, staging, args.preset, timeout)
+        timings, failures = _execute(notebooks, staging, args.preset, timeout)
         timings_path = staging / "timings.json"
         previous = json.loads(timings_path.read_text()) if timings_path.exists() else {}
         previous.update({"preset": args.preset, **timings})
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print("[book] not executed yet: " + ", ".join(map(str, missing)), file=sys.stderr)
         return 1
-    command = jupyter_book_command() + ["build", str(staging), "-W", "-n", "--keep-going"]
+    command = _jupyter_book_command() + ["build", str(staging), "-W", "-n", "--keep-going"]
     print("\n[book] " + " ".join(command), flush=True)
     result = subprocess.run(command, cwd=ROOT)
     index = staging / "_build" / "html" / "index.html"
@@ -224,5 +224,5 @@ def toc_notebooks(base: Path = ROOT) -> list[Path]:
     executed copies must be.
     """
     return [
-        base / resolve(entry).relative_to(ROOT) for entry in toc_files(ROOT / "_toc.yml") if resolve(entry).suffix == ".ipynb"
+        base / _resolve(entry).relative_to(ROOT) for entry in toc_files(ROOT / "_toc.yml") if _resolve(entry).suffix == ".ipynb"
     ]
