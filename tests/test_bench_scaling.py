@@ -7,7 +7,7 @@ import math
 import pytest
 
 from qpconv.bench import main as bench_main
-from qpconv.bench_scaling import QUICK, ScalingConfig, estimated_bytes, scaling_table
+from qpconv.bench_scaling import QUICK, ScalingConfig, ScalingRow, estimated_bytes, format_scaling, scaling_table
 
 MEASURED = (
     "quantum_us_per_pixel",
@@ -47,6 +47,14 @@ def test_qpconv_bench_scaling_dispatches_and_prints_the_table(capsys):
     assert bench_main(["--scaling", "--quick", "--qubits", "2", "--layers", "1", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert " 2  1        4->1    1 " in out and "measured float32 GEMM peak" in out
+
+
+def test_the_scaling_footer_says_whether_pytorch_asked_for_huge_pages(monkeypatch):
+    row = ScalingRow(1, 1, 2, 1, 1, 4)
+    monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    assert "THP_MEM_ALLOC_ENABLE=unset" in format_scaling([row], 1.0)
+    monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")
+    assert "THP_MEM_ALLOC_ENABLE=1" in format_scaling([row], 1.0)
 
 
 @pytest.mark.parametrize(
