@@ -296,7 +296,7 @@ def scaling_table(config: ScalingConfig | None = None) -> tuple[list[ScalingRow]
 
 
 def _huge_pages_switch() -> str:
-    """PyTorch's transparent-huge-page switch as this process was started with it (see the module docstring)."""
+    """``THP_MEM_ALLOC_ENABLE`` as the environment holds it now (PyTorch read it at its first allocation)."""
     return os.environ.get("THP_MEM_ALLOC_ENABLE", "unset")
 
 
