@@ -71,7 +71,8 @@ RESNET_BLOCKS = (1, 1, 1)
 RESNET_PLANES = (16, 32, 64)
 """Bottleneck widths of the experiments' ResNet's stages, those of He et al.'s CIFAR ResNets."""
 MOBILENET_WIDTH = 0.25
-"""Width multiplier of the experiments' MobileNetV2, chosen so that a full run of its quantum twin fits about 2 CPU hours."""
+"""Width multiplier of the experiments' MobileNetV2, chosen so that the quick run's estimate of a full run of its
+quantum twin was about 2 CPU hours (the recorded runs' seconds per epoch are in chapter 14's results table)."""
 SWAP_MIN_IN_CHANNELS = 64
 """The quantum-swapped networks make quantum the 1x1 convs with at least this many inputs (6 qubits) that cost least."""
 MOBILENET_SWAPPED = 2
