@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 from synthetic_runs import synthetic_run
 
+from qpconv.replication.notebook import runs_overview
 from qpconv.replication.plotting import describe_runs, figure_accuracy, figure_depth, figure_loss, runs_frame
 from qpconv.replication.results import RunRecord, RunStatus
 
@@ -54,6 +55,13 @@ def test_no_finished_epoch_is_a_clear_error():
 def test_describe_runs_gives_copy_seeds_epochs_device_and_progress():
     text = describe_runs([record("quantum-L3", 0), record("quantum-L3", 1, completed=False)])
     assert text == "full preset; data cifar10-jpeg-q75; seeds 0, 1; 3 epochs; cpu: test; 1 run(s) still in progress"
+
+
+def test_runs_overview_gives_each_runs_hours_with_the_hardware_that_took_them():
+    first = synthetic_run("classical", 0, [{"epoch": 1, "seconds": 3600.0}], device="cpu: Intel")
+    second = synthetic_run("classical", 1, [{"epoch": 1, "seconds": 1800.0}], device="cpu: AMD")
+    overview = runs_overview([first, second])
+    assert overview[["seed", "hours", "device"]].values.tolist() == [[0, 1.0, "cpu: Intel"], [1, 0.5, "cpu: AMD"]]
 
 
 @pytest.mark.parametrize("draw", [figure_loss, figure_accuracy])

@@ -170,7 +170,10 @@ def setup_chapter(preset: str, *, seed: int | None = None, default_dtype: torch.
 
 
 def runs_overview(runs: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: model, seed, epochs trained, status, wall hours, data copy."""
+    """One row per run: model, seed, epochs trained, status, wall hours, data copy, and the hardware it trained on.
+
+    The hardware matters for the hours: the runs of one experiment may span sessions on different CPUs.
+    """
     return pd.DataFrame(
         [
             {
@@ -180,10 +183,11 @@ def runs_overview(runs: list[RunRecord]) -> pd.DataFrame:
                 "status": run.outcome.status.value,
                 "hours": round(run.outcome.wall_seconds / 3600, 2),
                 "data copy": run.config.dataset_copy,
+                "device": run.outcome.device,
             }
             for run in runs
         ],
-        columns=["model", "seed", "epochs", "status", "hours", "data copy"],
+        columns=["model", "seed", "epochs", "status", "hours", "data copy", "device"],
     )
 
 
