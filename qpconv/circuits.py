@@ -270,21 +270,29 @@ def _apply_in_two_blocks(state: torch.Tensor, gates: torch.Tensor) -> torch.Tens
     return (lower.unsqueeze(1) @ state).reshape(k, dim, cols)
 
 
-def _two_block_columns(gates: torch.Tensor, n_columns: int) -> torch.Tensor:
+def _two_block_columns(gates: torch.Tensor, n_columns: int, rows: torch.Tensor | None = None) -> torch.Tensor:
     """The first ``n_columns`` columns of ``gates``' Kronecker product, ``(K, 2**n, n_columns)``, from its two blocks.
 
     What :func:`_apply_in_two_blocks` gives on the identity's leading columns, without its two
-    matrix products: column ``j = (j_high, j_low)`` is ``upper[:, j_high] (x) lower[:, j_low]``,
-    an outer product (as a matrix product, for a fast backward) of the columns needed.
+    matrix products: entry ``(j, c)``, with ``j = (j_high, j_low)`` and ``c = (c_high, c_low)``,
+    is ``upper[j_high, c_high] * lower[j_low, c_low]``, so each row is the outer product of a row
+    of each block (only the columns needed): one batched matrix product with inner dimension 1,
+    which writes the result once, in order, and whose backward is two matrix products.
+
+    ``rows``, a basis permutation ``(2**n,)``, reorders the rows as the ``PERMUTE`` stage that
+    follows would (row ``r`` is row ``rows[r]``), in the same single write: a CNOT chain after
+    the first layer costs no pass over the state.
     """
     k, n_qubits = gates.shape[:2]
     high = n_qubits // 2
     upper, lower = _kron(gates[:, :high]), _kron(gates[:, high:])
-    rows_high, rows_low = upper.shape[1], lower.shape[1]
+    rows_low = lower.shape[1]
+    dim = upper.shape[1] * rows_low
+    rows = torch.arange(dim, device=gates.device) if rows is None else rows
     needed = -(-n_columns // rows_low)  # columns of the upper block that the leading columns use
-    outer = upper[:, :, :needed].reshape(k, rows_high * needed, 1) @ lower.reshape(k, 1, rows_low * rows_low)
-    columns = outer.view(k, rows_high, needed, rows_low, rows_low).transpose(2, 3)
-    return columns.reshape(k, rows_high * rows_low, needed * rows_low)[..., :n_columns]
+    left = upper[:, rows // rows_low, :needed].reshape(k * dim, needed, 1)
+    right = lower[:, rows % rows_low].reshape(k * dim, 1, rows_low)
+    return (left @ right).view(k, dim, needed * rows_low)[..., :n_columns]
 
 
 class _RowPermutation(torch.autograd.Function):
@@ -314,10 +322,14 @@ def _run_stages(stages: list[Stage], identity: torch.Tensor, n_qubits: int) -> t
         local_gates = [value for kind, value in stages if kind is StageKind.LOCAL]
         krons = iter(_kron(torch.cat(local_gates)).split(identity.shape[0]))
     state = identity
+    if not dense and stages and stages[0].kind is StageKind.LOCAL:
+        # the first layer on the identity's columns, and the permutation after it, in one write
+        rows = stages[1].value if len(stages) > 1 and stages[1].kind is StageKind.PERMUTE else None
+        state = _two_block_columns(stages[0].value, identity.shape[-1], rows)
+        stages = stages[1 if rows is None else 2 :]
     for kind, value in stages:
         if kind is StageKind.LOCAL and not dense:
-            first = state is identity
-            state = _two_block_columns(value, identity.shape[-1]) if first else _apply_in_two_blocks(state, value)
+            state = _apply_in_two_blocks(state, value)
         elif kind is StageKind.LOCAL:
             # a product with the identity's leading columns is a slice (saves the largest product)
             kron = next(krons)
