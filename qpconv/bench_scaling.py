@@ -14,8 +14,8 @@ run on the same batch (default 128 feature maps of 4x4 = 2048 pixels):
   float32 GEMM peak measured in the same run (``qpconv.bench.gemm_gflops``);
 * **peak extra memory** per pixel: the highest resident memory (Linux ``VmHWM``, reset
   through ``/proc/self/clear_refs`` before the step) reached during one forward+backward
-  step above the resident memory just before it (after ``malloc_trim``, with the input
-  and the layer already allocated), divided by the pixels. It is what the step itself
+  step above the resident memory just before it (after the C allocator gave its free memory
+  back, with the input and the layer already allocated), divided by the pixels. It is what the step itself
   needs on top of its input and weights: activations kept for backward, the circuits'
   columns, gradients. NaN where ``/proc`` does not offer it.
 
@@ -25,22 +25,37 @@ skipped, with the estimate, instead of being run. Speed is reported, never asser
 Above about 8 qubits the circuits' intermediate columns are hundreds of MB each, and
 glibc's ``malloc`` maps every block above 32 MB afresh and unmaps it when freed, so each
 step also pays the kernel for faulting in and zeroing new 4 KiB pages (system time, most
-of the "columns" share at 10 qubits). The bench measures the allocator the process has,
-and its footer says whether PyTorch's own switch ``THP_MEM_ALLOC_ENABLE`` was set. Started
-with ``THP_MEM_ALLOC_ENABLE=1`` (read once, at the process's first allocation; Linux, where
-``/sys/kernel/mm/transparent_hugepage/enabled`` allows ``madvise``), PyTorch's CPU allocator
-asks for transparent huge pages (2 MB) for blocks of 2 MB and more: up to 512 times fewer
-page faults, while freed memory still goes back to the system, so the memory column keeps
-its meaning. Measured at ``n = 10``, ``L = 3``, 2048 pixels, one thread, beside two
-training runs: three forward+backward steps in a fresh process, four pairs run in turn
-(medians), system time 7.6 -> 3.3 s, wall time ratio 0.84 (0.83-0.89), peak memory
-unchanged (2.4 GB); in this bench, four pairs, forward+backward 7.9-8.9 -> 5.4-7.4 ms per
-pixel, the building share 25-35 % -> 19-24 %. Glibc's
-``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296`` (keep
-freed memory for reuse) is about as fast, but the process then never shrinks and
-the memory column no longer means what it says. The paper's CNN, whose buffers are small,
-trains about as fast either way (eight training steps of a batch of 128 in a fresh process,
-four pairs: wall time ratio 1.06, 0.73-1.23).
+of the "columns" share at 10 qubits). The bench measures the allocator the process has;
+its footer names it (``glibc``, or ``tcmalloc`` or ``jemalloc`` when one is loaded, e.g.
+by ``LD_PRELOAD``) and says whether PyTorch's own switch ``THP_MEM_ALLOC_ENABLE`` was set.
+Before each memory measurement every one of them is asked to give its free memory back
+(``malloc_trim``, tcmalloc's ``MallocExtension_ReleaseFreeMemory``, jemalloc's arena purge),
+so the memory column means the same with each.
+
+* ``LD_PRELOAD=libtcmalloc_minimal.so.4`` (Debian: ``libtcmalloc-minimal4``), one of the two
+  allocators PyTorch's performance tuning guide suggests, keeps freed blocks for reuse and
+  returns them to the system gradually. Measured at ``n = 10``, ``L = 3``, 2048 pixels, one thread, beside
+  two training runs (AMD EPYC): building the columns, forward and backward, warm steps of a
+  fresh process, two processes each: about 6.3 s with glibc, 5-7 s with huge pages,
+  2.2-2.5 s with tcmalloc; in this bench, two pairs run in turn against huge pages:
+  building share 20.3 and 19.9 % -> 10.3 and 13.8 %, forward+backward 11.6 and 10.3 ->
+  10.2 and 9.7 ms per pixel, 42.5 and 49.9 -> 53.5 and 65.5 % of the GEMM peak, the
+  quantum layer's memory column unchanged (860 KiB per pixel).
+* ``THP_MEM_ALLOC_ENABLE=1`` (read once, at the process's first allocation; Linux, where
+  ``/sys/kernel/mm/transparent_hugepage/enabled`` allows ``madvise``) makes PyTorch's CPU
+  allocator ask for transparent huge pages (2 MB) for blocks of 2 MB and more: up to 512
+  times fewer page faults, but every step still maps and zeroes its blocks afresh. Measured
+  at the same size on an Intel Xeon, beside two training runs: three forward+backward steps
+  in a fresh process, four pairs run in turn (medians), system time 7.6 -> 3.3 s, wall time
+  ratio 0.84 (0.83-0.89), peak memory unchanged (2.4 GB); in this bench, four pairs,
+  forward+backward 7.9-8.9 -> 5.4-7.4 ms per pixel, the building share 25-35 % -> 19-24 %.
+* Glibc's ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296``
+  (keep freed memory) builds about as fast as tcmalloc (2.4-3.1 s above), but the process
+  then never shrinks.
+
+The paper's CNN, whose buffers are small, trains about as fast with glibc and huge pages
+(eight training steps of a batch of 128 in a fresh process, four pairs: wall time ratio
+1.06, 0.73-1.23).
 """
 
 from __future__ import annotations
@@ -66,7 +81,7 @@ from .pixelwise import check_channels
 from .simulation import stacked_real_columns
 from .surgery import circuit_column_flops, classical_pixel_flops, quantum_pixel_flops
 
-__all__ = ["QUICK", "ScalingConfig", "ScalingRow", "estimated_bytes", "format_scaling", "main", "scaling_table"]
+__all__ = ["QUICK", "ScalingConfig", "ScalingRow", "c_allocator", "estimated_bytes", "format_scaling", "main", "scaling_table"]
 
 
 @dataclass(frozen=True)
@@ -158,13 +173,45 @@ def estimated_bytes(n_qubits: int, n_layers: int, pixels: int) -> int:
     return block * (stages + 2) + 12 * pixels * channels
 
 
-def _libc_trim() -> None:
-    """Give freed heap memory back to the system (glibc), so that the resident size before a step is its true floor."""
+_ALLOCATORS = ("tcmalloc", "jemalloc")
+"""C allocators that replace glibc's ``malloc`` when loaded (``LD_PRELOAD``), as their libraries are named."""
+
+
+def c_allocator(maps: str | None = None) -> str:
+    """The C allocator of this process: ``"tcmalloc"`` or ``"jemalloc"`` when its library is loaded, else ``"glibc"``.
+
+    Args:
+        maps: the text of ``/proc/self/maps`` (default: read it; ``"glibc"`` where there is none).
+    """
+    if maps is None:
+        try:
+            maps = Path("/proc/self/maps").read_text()
+        except OSError:
+            return "glibc"
+    return next((name for name in _ALLOCATORS if f"lib{name}" in maps), "glibc")
+
+
+def _release_free_memory() -> None:
+    """Ask the C allocator to give its free memory back to the system, so that the resident size before a step is its floor.
+
+    glibc: ``malloc_trim(0)``; tcmalloc: ``MallocExtension_ReleaseFreeMemory()``; jemalloc:
+    ``mallctl("arena.4096.purge")`` (4096 is ``MALLCTL_ARENAS_ALL``). Whichever is not loaded
+    is not found and skipped.
+    """
     name = ctypes.util.find_library("c")
     if name is not None:
         trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
         if trim is not None:
             trim(0)
+    if os.name != "posix":
+        return
+    process = ctypes.CDLL(None)  # the symbols of every library loaded, a preloaded allocator's among them
+    release = getattr(process, "MallocExtension_ReleaseFreeMemory", None)
+    if release is not None:
+        release()
+    mallctl = getattr(process, "mallctl", None)
+    if mallctl is not None:
+        mallctl(b"arena.4096.purge", None, None, None, ctypes.c_size_t(0))
 
 
 def _status_kib(field: str) -> int:
@@ -177,7 +224,7 @@ def _status_kib(field: str) -> int:
 def _peak_extra_bytes(step: Callable[[], None]) -> float:
     """Peak resident memory during one call of ``step`` above the resident memory before it; NaN off Linux."""
     gc.collect()
-    _libc_trim()
+    _release_free_memory()
     try:
         before = _status_kib("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current resident size
@@ -321,7 +368,8 @@ def format_scaling(rows: Sequence[ScalingRow], peak: float) -> str:
     lines += [
         "",
         f"forward+backward, {rows[0].pixels if rows else 0} pixels, {torch.get_num_threads()} threads; "
-        f"measured float32 GEMM peak {peak:.1f} GFLOP/s; THP_MEM_ALLOC_ENABLE={_huge_pages_switch()}",
+        f"measured float32 GEMM peak {peak:.1f} GFLOP/s; allocator {c_allocator()}; "
+        f"THP_MEM_ALLOC_ENABLE={_huge_pages_switch()}",
         "q: QuantumPointwiseConv2d (exact, float32); c: nn.Conv2d 1x1 (float32); columns: share of the quantum step "
         "building the circuits' unitary columns; %peak: modelled FLOPs (qpconv.surgery) over time and peak; "
         "KiB/px: peak extra resident memory per pixel",

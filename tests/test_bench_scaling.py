@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 
 from qpconv.bench import main as bench_main
-from qpconv.bench_scaling import QUICK, ScalingConfig, ScalingRow, estimated_bytes, format_scaling, scaling_table
+from qpconv.bench_scaling import (
+    QUICK,
+    ScalingConfig,
+    ScalingRow,
+    c_allocator,
+    estimated_bytes,
+    format_scaling,
+    scaling_table,
+)
 
 MEASURED = (
     "quantum_us_per_pixel",
@@ -55,6 +67,35 @@ def test_the_scaling_footer_says_whether_pytorch_asked_for_huge_pages(monkeypatc
     assert "THP_MEM_ALLOC_ENABLE=unset" in format_scaling([row], 1.0)
     monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", "1")
     assert "THP_MEM_ALLOC_ENABLE=1" in format_scaling([row], 1.0)
+
+
+def test_the_scaling_footer_names_the_c_allocator(monkeypatch):
+    monkeypatch.setattr("qpconv.bench_scaling.c_allocator", lambda: "tcmalloc")
+    assert "; allocator tcmalloc; THP_MEM_ALLOC_ENABLE=" in format_scaling([ScalingRow(1, 1, 2, 1, 1, 4)], 1.0)
+
+
+@pytest.mark.parametrize(
+    ("library", "allocator"),
+    [
+        ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4.5.10", "tcmalloc"),
+        ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "jemalloc"),
+        ("/usr/lib/x86_64-linux-gnu/libc.so.6", "glibc"),
+    ],
+)
+def test_the_c_allocator_is_read_from_the_libraries_mapped(library, allocator):
+    maps = f"7f0000000000-7f0000001000 r-xp 00000000 fe:01 123 {library}\n"
+    assert c_allocator(maps) == allocator
+
+
+@pytest.mark.skipif(ctypes.util.find_library("tcmalloc_minimal") is None, reason="tcmalloc is not installed")
+def test_a_preloaded_tcmalloc_is_named_and_asked_for_its_free_memory():
+    code = (
+        "import ctypes; from qpconv import bench_scaling as b; "
+        "assert ctypes.CDLL(None).MallocExtension_ReleaseFreeMemory; b._release_free_memory(); print(b.c_allocator())"
+    )
+    env = {**os.environ, "LD_PRELOAD": ctypes.util.find_library("tcmalloc_minimal")}  # a soname: found as the loader finds it
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "tcmalloc"
 
 
 @pytest.mark.parametrize(
