@@ -36,8 +36,8 @@ so the memory column means the same with each.
   allocators PyTorch's performance tuning guide suggests, keeps freed blocks for reuse and
   returns them to the system gradually. Measured at ``n = 10``, ``L = 3``, 2048 pixels, one thread, beside
   two training runs (AMD EPYC): building the columns, forward and backward, warm steps of a
-  fresh process, two processes each: about 6.3 s with glibc, 5-7 s with huge pages,
-  2.2-2.5 s with tcmalloc; in this bench, two pairs run in turn against huge pages:
+  fresh process, two processes each: 5.7-6.8 s with glibc, 4.8-7.1 s with huge pages,
+  2.2-3.0 s with tcmalloc; in this bench, two pairs run in turn against huge pages:
   building share 20.3 and 19.9 % -> 10.3 and 13.8 %, forward+backward 11.6 and 10.3 ->
   10.2 and 9.7 ms per pixel, 42.5 and 49.9 -> 53.5 and 65.5 % of the GEMM peak, the
   quantum layer's memory column unchanged (860 KiB per pixel).
@@ -50,7 +50,7 @@ so the memory column means the same with each.
   ratio 0.84 (0.83-0.89), peak memory unchanged (2.4 GB); in this bench, four pairs,
   forward+backward 7.9-8.9 -> 5.4-7.4 ms per pixel, the building share 25-35 % -> 19-24 %.
 * Glibc's ``GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296``
-  (keep freed memory) builds about as fast as tcmalloc (2.4-3.1 s above), but the process
+  (keep freed memory) builds about as fast as tcmalloc (2.4-3.3 s above), but the process
   then never shrinks.
 
 The paper's CNN, whose buffers are small, trains about as fast with glibc and huge pages
