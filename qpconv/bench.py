@@ -416,7 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         from .bench_scaling import main as scaling_main
 
         return scaling_main([arg for arg in argv if arg != "--scaling"])
-    parser = argparse.ArgumentParser(prog="qpconv bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="qpconv bench",
+        description=__doc__.split("\n\n")[0],
+        epilog="qpconv bench --scaling [...]: the layer's cost from 1 to 12 qubits beside a classical 1x1 conv "
+        "(options: qpconv bench --scaling --help)",
+    )
     parser.add_argument("--quick", action="store_true", help="small batch and few repeats (seconds, for CI/the book)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument(

@@ -116,3 +116,9 @@ def test_bad_options_are_refused_in_one_line(argv, message, capsys):
 def test_scaling_table_refuses_an_empty_grid():
     with pytest.raises(ValueError, match=r"^the grid is empty: give at least one qubit count and one layer count$"):
         scaling_table(ScalingConfig(qubits=()))
+
+
+def test_qpconv_bench_help_names_the_scaling_mode(capsys):
+    with pytest.raises(SystemExit):
+        bench_main(["--help"])
+    assert "qpconv bench --scaling --help" in capsys.readouterr().out
