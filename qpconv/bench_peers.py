@@ -36,7 +36,6 @@ from __future__ import annotations
 import importlib.metadata
 import math
 import os
-import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -160,14 +159,16 @@ class TorchPeer(Peer):
 
 
 def _import_jax() -> ModuleType:
-    """``import jax`` and start its CPU client; if JAX was not loaded yet, on as many CPUs as torch has threads.
+    """``import jax`` and start its CPU client, on as many CPUs as torch has threads.
 
     XLA sizes its CPU thread pools by the CPUs the process may run on when the client starts (its
     thread flags do not bound them), so for that moment the process is restricted to
     ``torch.get_num_threads()`` CPUs (Linux); the threads started then get all CPUs back after.
+    Whether ``jax`` was imported before does not matter (``import pennylane`` imports it, without
+    starting a client); a client that already runs keeps its pools.
     """
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_setaffinity") else set()
-    restrict = "jax" not in sys.modules and 0 < torch.get_num_threads() < len(cpus)
+    restrict = 0 < torch.get_num_threads() < len(cpus)
     before = set(os.listdir("/proc/self/task")) if restrict else set()
     if restrict:
         os.sched_setaffinity(0, sorted(cpus)[: torch.get_num_threads()])
@@ -184,8 +185,8 @@ def _import_jax() -> ModuleType:
 class TensorCircuitPeer(Peer):
     """tensorcircuit-ng on JAX: one circuit per pixel, ``vmap`` over circuits and pixels, ``jit``, ``vjp``; complex64.
 
-    Sets tensorcircuit's global backend to JAX and its dtype to complex64. If JAX is not loaded
-    yet, XLA runs on as many threads as torch (its CPU client starts on that many CPUs).
+    Sets tensorcircuit's global backend to JAX and its dtype to complex64. Unless JAX's CPU
+    client already runs, XLA runs on as many threads as torch (its client starts on that many CPUs).
     """
 
     label = "tensorcircuit-ng (JAX), jit + vmap"

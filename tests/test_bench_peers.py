@@ -9,9 +9,11 @@ padded (5 -> 8 amplitudes) and whose outputs are truncated (3 circuits x 3 qubit
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 import torch
@@ -200,6 +202,25 @@ def test_the_peers_flag_reaches_the_benchmark(monkeypatch):
         with pytest.raises(Stop):
             bench.main(argv)
         assert calls.pop() == {"quick": True, "peers": peers}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2+ CPUs")
+def test_the_jax_client_starts_on_torchs_thread_count_even_when_jax_was_imported_before(monkeypatch):
+    # ``import pennylane`` imports jax (without starting its client) before the tensorcircuit-ng row
+    # runs: XLA must still size its thread pools by torch's threads, not by every CPU.
+    cpus = os.sched_getaffinity(0)
+    started_on = []
+    already_imported = types.ModuleType("jax")
+    already_imported.devices = lambda backend: started_on.append((backend, os.sched_getaffinity(0)))
+    monkeypatch.setitem(sys.modules, "jax", already_imported)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert bench_peers._import_jax() is already_imported
+    finally:
+        torch.set_num_threads(threads)
+    assert started_on == [("cpu", {min(cpus)})]
+    assert os.sched_getaffinity(0) == cpus  # all CPUs back after
 
 
 @pytest.mark.parametrize(
