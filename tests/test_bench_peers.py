@@ -17,6 +17,7 @@ import types
 
 import pytest
 import torch
+from torch_threads import torch_threads
 
 from qpconv import bench, bench_peers
 from qpconv.bench import BenchConfig, format_table, run_benchmark
@@ -213,12 +214,8 @@ def test_the_jax_client_starts_on_torchs_thread_count_even_when_jax_was_imported
     already_imported = types.ModuleType("jax")
     already_imported.devices = lambda backend: started_on.append((backend, os.sched_getaffinity(0)))
     monkeypatch.setitem(sys.modules, "jax", already_imported)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         assert bench_peers._import_jax() is already_imported
-    finally:
-        torch.set_num_threads(threads)
     assert started_on == [("cpu", {min(cpus)})]
     assert os.sched_getaffinity(0) == cpus  # all CPUs back after
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
+from torch_threads import torch_threads
 
 from qpconv.cli import main
 from qpconv.replication.executors import RayExecutor
@@ -55,12 +55,8 @@ def assert_same_results(folder: Path, reference: Path) -> None:
 def local_sweep(fashion_mnist_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sweep with the local executor and one torch thread, as every Ray task has."""
     folder = tmp_path_factory.mktemp("local")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         assert main(sweep(folder, fashion_mnist_root)) == 0
-    finally:
-        torch.set_num_threads(threads)
     return folder
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch_threads import torch_threads
 
 from qpconv import QuantumPointwiseConv2d
 from qpconv.cli import main
@@ -44,15 +45,6 @@ def without_seconds(metrics_file: Path) -> list[list[str]]:
     return [row[:-1] for row in rows]  # the last column is the epoch's wall time
 
 
-def with_threads(threads: int, fn):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        return fn()
-    finally:
-        torch.set_num_threads(previous)
-
-
 # ------------------------------------------------------------------------------------------- determinism
 
 
@@ -69,15 +61,19 @@ def test_forward_and_backward_are_bit_identical_for_1_2_and_4_threads(dtype):
         (out * torch.linspace(-1, 1, out.numel(), dtype=dtype).view_as(out)).sum().backward()
         return out.detach(), pixels.grad, layer.weights.grad
 
-    reference = with_threads(1, values_and_grads)
+    with torch_threads(1):
+        reference = values_and_grads()
     for threads in (2, 4, 1, 2):
-        for name, a, b in zip(("outputs", "input grads", "weight grads"), reference, with_threads(threads, values_and_grads)):
+        with torch_threads(threads):
+            repeated = values_and_grads()
+        for name, a, b in zip(("outputs", "input grads", "weight grads"), reference, repeated):
             assert torch.equal(a, b), f"{name} differ with {threads} threads"
 
 
 def test_a_two_thread_run_repeated_gives_identical_metrics(fashion_mnist_root, tmp_path):
     for attempt in ("a", "b"):
-        assert with_threads(2, lambda attempt=attempt: main(qpconv_run(tmp_path / attempt, fashion_mnist_root, *TINY))) == 0
+        with torch_threads(2):
+            assert main(qpconv_run(tmp_path / attempt, fashion_mnist_root, *TINY)) == 0
     for model in ("quantum-L3", "classical"):
         files = [tmp_path / a / "results" / "fig4_5" / TINY_PRESET / model / "seed3" / "metrics.csv" for a in "ab"]
         assert without_seconds(files[0]) == without_seconds(files[1]), model

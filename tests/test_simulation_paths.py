@@ -11,6 +11,7 @@ import shutil
 import pytest
 import torch
 import torch.utils.cpp_extension
+from torch_threads import torch_threads
 
 import qpconv.cpu_kernels
 import qpconv.simulation
@@ -47,12 +48,8 @@ def test_fused_plain_chunked_and_kept_paths_agree(monkeypatch, dtype, in_channel
     paths = {}
     monkeypatch.setattr(qpconv.simulation, "_CHUNK_BYTES_PER_THREAD", 2048)  # many small (and one ragged) chunks
     paths["fused, small chunks"] = values_and_grads(layer, pixels)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # every chunk on the calling thread, whatever the machine
-    try:
+    with torch_threads(1):  # every chunk on the calling thread, whatever the machine
         paths["fused, one thread"] = values_and_grads(layer, pixels)
-    finally:
-        torch.set_num_threads(threads)
     monkeypatch.undo()
     monkeypatch.setattr(qpconv.cpu_kernels, "load", lambda: None)
     paths["plain"] = values_and_grads(layer, pixels)
